@@ -1,0 +1,131 @@
+//! Roles, principals, and the permission table: who may do what.
+//!
+//! Every handler acts for a [`Principal`]; [`Role::may`] is the one place that says whether a role
+//! may perform a [`Permission`]. (Users, sessions and campaign scopes arrive in a later issue; the
+//! table is already the single point of decision.)
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Supervisor,
+    Monitor,
+    Agent,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Monitor, Role::Agent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Monitor => "monitor",
+            Role::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The permission table (docs show it too). Monitors read; supervisors work callbacks;
+    /// admins also configure, delete and manage access; agents act on their own work.
+    pub fn may(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Supervisor => {
+                matches!(permission, ReadCallbacks | ReadConfig | WriteCallbacks | BulkCancel | Export | AgentActions)
+            }
+            Role::Monitor => matches!(permission, ReadCallbacks | ReadConfig),
+            Role::Agent => matches!(permission, AgentActions | ReadConfig),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a request wants to do, at the granularity the permission table speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// List, get, search callbacks, their events and availability.
+    ReadCallbacks,
+    /// Read configuration (campaigns, lists, leads, queues, agents, wrap codes).
+    ReadConfig,
+    /// Create, edit, reschedule, cancel, recreate callbacks.
+    WriteCallbacks,
+    BulkCancel,
+    Export,
+    /// Delete a callback record (admin).
+    DeleteCallbacks,
+    /// Create, change and delete configuration.
+    WriteConfig,
+    /// Tokens and users.
+    ManageAccess,
+    /// Presence, offers, accept/reject/outcome, wraps.
+    AgentActions,
+}
+
+/// Who is acting: a token or (later) a user, with a role. Audit events name `actor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Stable text naming the actor in audit events, e.g. `token:3:ivr-main` or `user:alice`.
+    pub actor: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// The principal used for work the system does on its own (engine, retention, demo loader).
+    pub fn system() -> Self {
+        Principal { actor: "system".into(), role: Role::Admin }
+    }
+
+    pub fn may(&self, permission: Permission) -> bool {
+        self.role.may(permission)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monitor_reads_but_never_writes() {
+        assert!(Role::Monitor.may(Permission::ReadCallbacks));
+        for p in [
+            Permission::WriteCallbacks,
+            Permission::BulkCancel,
+            Permission::Export,
+            Permission::DeleteCallbacks,
+            Permission::WriteConfig,
+            Permission::ManageAccess,
+        ] {
+            assert!(!Role::Monitor.may(p), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn only_admin_deletes_configures_and_manages_access() {
+        for p in [Permission::DeleteCallbacks, Permission::WriteConfig, Permission::ManageAccess] {
+            assert!(Role::Admin.may(p));
+            assert!(!Role::Supervisor.may(p));
+            assert!(!Role::Agent.may(p));
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_through_text() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

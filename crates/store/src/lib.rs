@@ -1,0 +1,385 @@
+//! The storage seam. [`Store`] names every persistent operation Rebound needs by its intent
+//! (`create_callback`, `transition_callback`, `search_callbacks`, …); each backend crate
+//! (`rebound-store-sqlite`, later `rebound-store-postgres`) implements it, and the
+//! [`conformance`] suite (feature `conformance`) checks that they behave identically.
+//!
+//! Division of labour: the *rules* (what a duplicate is, how many a slot holds, which transition is
+//! legal) come from `rebound-domain`; a store *enforces* them atomically, inside the one transaction
+//! that writes the change and its audit event, so concurrent requests cannot race past them.
+//! A store acknowledges a write only once it is durable.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rebound_domain::access::Role;
+use rebound_domain::model::*;
+use rebound_domain::state::{Action, CallbackState, IllegalTransition};
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What went wrong, named for what the caller does about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The record (or one it refers to) does not exist.
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// A duplicate-policy refusal: the number already has the allowed number of active callbacks.
+    #[error("an active callback for this number already exists in this queue")]
+    Duplicate { existing_id: CallbackId },
+    /// The slot is full.
+    #[error("the slot starting {slot_start} is full ({capacity} booked)")]
+    SlotFull { slot_start: Timestamp, capacity: u32 },
+    /// The `Idempotency-Key` was used before with a different request.
+    #[error("the Idempotency-Key was already used for a different request")]
+    IdempotencyMismatch,
+    /// The lifecycle refused the move (the callback changed state, or never could).
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// A uniqueness or reference rule of the schema refused the write (e.g. deleting a campaign that
+    /// still has callbacks, or a second object with the same unique name).
+    #[error("{0}")]
+    Conflict(String),
+    /// The backend failed (I/O, corruption, lost connection). Logged, shown to clients as a 500.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        StoreError::NotFound { what: what.into() }
+    }
+}
+
+/// A new callback, fully formed by the caller (id, times, state), plus the checks the store must
+/// enforce atomically with the insert.
+#[derive(Debug, Clone)]
+pub struct NewCallback {
+    pub callback: Callback,
+    /// Refuse if the queue already holds this many active callbacks for the number.
+    pub duplicate_limit: Option<u32>,
+    /// Refuse if `callback.slot_start` already has this many active bookings in the queue.
+    pub slot_capacity: Option<u32>,
+    pub idempotency: Option<IdempotencyKey>,
+    /// The audit event's action name (`created`, `recreated`, `imported`, …) and details.
+    pub event_action: String,
+    pub event_details: serde_json::Value,
+}
+
+/// An `Idempotency-Key` with a fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// Scoped by the caller (e.g. the principal's actor name + the header value).
+    pub key: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created(Callback),
+    /// The same `Idempotency-Key` and request were seen before: the first result.
+    Replayed(Callback),
+}
+
+impl CreateOutcome {
+    pub fn callback(&self) -> &Callback {
+        match self {
+            CreateOutcome::Created(c) | CreateOutcome::Replayed(c) => c,
+        }
+    }
+
+    pub fn into_callback(self) -> Callback {
+        match self {
+            CreateOutcome::Created(c) | CreateOutcome::Replayed(c) => c,
+        }
+    }
+}
+
+/// Fields a transition may change along with the state. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallbackUpdate {
+    pub desired_time: Option<Timestamp>,
+    pub timezone: Option<Option<String>>,
+    pub earliest_time: Option<Option<Timestamp>>,
+    pub slot_start: Option<Option<Timestamp>>,
+    pub expires_at: Option<Timestamp>,
+    pub agent_id: Option<Option<AgentId>>,
+    pub increment_attempts: bool,
+}
+
+/// One lifecycle step: the store reads the current state, asks `rebound_domain::state::transition`,
+/// and writes the new state, the update and the audit event in one transaction — or refuses.
+#[derive(Debug, Clone)]
+pub struct TransitionRequest {
+    pub id: CallbackId,
+    pub action: Action,
+    /// Refuse unless the callback is in one of these states now (empty = any the table allows).
+    pub expect: Vec<CallbackState>,
+    pub update: CallbackUpdate,
+    pub actor: String,
+    pub at: Timestamp,
+    pub event_action: String,
+    pub event_details: serde_json::Value,
+}
+
+/// The column `q` searches (`q_field`); `Any` searches phone, notes, wrap code, lead id and the
+/// names of campaign, list, queue and agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchField {
+    Any,
+    Id,
+    Phone,
+    State,
+    Campaign,
+    List,
+    Queue,
+    Agent,
+    Lead,
+    WrapCode,
+    Notes,
+}
+
+impl SearchField {
+    pub const ALL: [SearchField; 11] = [
+        SearchField::Any,
+        SearchField::Id,
+        SearchField::Phone,
+        SearchField::State,
+        SearchField::Campaign,
+        SearchField::List,
+        SearchField::Queue,
+        SearchField::Agent,
+        SearchField::Lead,
+        SearchField::WrapCode,
+        SearchField::Notes,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchField::Any => "any",
+            SearchField::Id => "id",
+            SearchField::Phone => "phone",
+            SearchField::State => "state",
+            SearchField::Campaign => "campaign",
+            SearchField::List => "list",
+            SearchField::Queue => "queue",
+            SearchField::Agent => "agent",
+            SearchField::Lead => "lead",
+            SearchField::WrapCode => "wrap_code",
+            SearchField::Notes => "notes",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        SearchField::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// The list filters of the contract. Empty vectors mean "no restriction".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallbackFilter {
+    /// Desired time `>= from`.
+    pub from: Option<Timestamp>,
+    /// Desired time `< to`.
+    pub to: Option<Timestamp>,
+    pub states: Vec<CallbackState>,
+    pub campaign_ids: Vec<CampaignId>,
+    pub list_ids: Vec<ListId>,
+    pub queue_ids: Vec<QueueId>,
+    pub agent_ids: Vec<AgentId>,
+    pub kind: Option<CallbackType>,
+    pub wrap_codes: Vec<String>,
+    /// E.164 numbers: matches the callback's number or its lead's phones 1–3. `Some(vec![])`
+    /// matches nothing (a search for a number that cannot exist).
+    pub phones: Option<Vec<String>>,
+    /// Case-insensitive substring search in one column.
+    pub text: Option<(SearchField, String)>,
+    /// Only callbacks overdue at this instant (`SCHEDULED` and past earliest time + window).
+    pub overdue_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    DesiredTime,
+    EarliestTime,
+    CreatedAt,
+    UpdatedAt,
+    State,
+    Phone,
+    Priority,
+}
+
+impl SortField {
+    pub const ALL: [SortField; 7] = [
+        SortField::DesiredTime,
+        SortField::EarliestTime,
+        SortField::CreatedAt,
+        SortField::UpdatedAt,
+        SortField::State,
+        SortField::Phone,
+        SortField::Priority,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::DesiredTime => "desired_time",
+            SortField::EarliestTime => "earliest_time",
+            SortField::CreatedAt => "created_at",
+            SortField::UpdatedAt => "updated_at",
+            SortField::State => "state",
+            SortField::Phone => "phone",
+            SortField::Priority => "priority",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        SortField::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Sort order; ties are broken by callback id (creation order) in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort { field: SortField::DesiredTime, descending: false }
+    }
+}
+
+/// 1-based page number and page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_SIZE: u32 = 250;
+    pub const MAX_SIZE: u32 = 1000;
+
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page.saturating_sub(1)) * u64::from(self.page_size)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { page: 1, page_size: Self::DEFAULT_SIZE }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// An API token as stored: only a hash of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+}
+
+/// Slot bookings of a queue: (slot start, active callbacks booked into it).
+pub type SlotBookings = Vec<(Timestamp, u32)>;
+
+/// Every persistent operation of Rebound. Configuration `create_*` methods ignore the `id` and
+/// `created_at` fields of their argument and return the stored record; `update_*` replaces the
+/// whole record (the caller merges a PATCH first).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ---- configuration ------------------------------------------------------------------------
+    async fn create_campaign(&self, campaign: Campaign) -> StoreResult<Campaign>;
+    async fn get_campaign(&self, id: CampaignId) -> StoreResult<Option<Campaign>>;
+    async fn list_campaigns(&self) -> StoreResult<Vec<Campaign>>;
+    async fn update_campaign(&self, campaign: Campaign) -> StoreResult<Campaign>;
+    /// Refused with `Conflict` while queues, wrap codes or callbacks refer to it.
+    async fn delete_campaign(&self, id: CampaignId) -> StoreResult<()>;
+
+    async fn create_list(&self, list: List) -> StoreResult<List>;
+    async fn get_list(&self, id: ListId) -> StoreResult<Option<List>>;
+    async fn list_lists(&self) -> StoreResult<Vec<List>>;
+    async fn update_list(&self, list: List) -> StoreResult<List>;
+    async fn delete_list(&self, id: ListId) -> StoreResult<()>;
+
+    async fn create_lead(&self, lead: Lead) -> StoreResult<Lead>;
+    /// Inserts many leads in one transaction (imports, demo data).
+    async fn create_leads(&self, leads: Vec<Lead>) -> StoreResult<Vec<Lead>>;
+    async fn get_lead(&self, id: LeadId) -> StoreResult<Option<Lead>>;
+    async fn list_leads(&self, list_id: Option<ListId>, page: PageRequest) -> StoreResult<Page<Lead>>;
+    async fn update_lead(&self, lead: Lead) -> StoreResult<Lead>;
+    async fn delete_lead(&self, id: LeadId) -> StoreResult<()>;
+
+    async fn create_queue(&self, queue: Queue) -> StoreResult<Queue>;
+    async fn get_queue(&self, id: QueueId) -> StoreResult<Option<Queue>>;
+    async fn list_queues(&self) -> StoreResult<Vec<Queue>>;
+    async fn update_queue(&self, queue: Queue) -> StoreResult<Queue>;
+    async fn delete_queue(&self, id: QueueId) -> StoreResult<()>;
+
+    async fn create_agent(&self, agent: Agent) -> StoreResult<Agent>;
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
+    async fn update_agent(&self, agent: Agent) -> StoreResult<Agent>;
+    async fn delete_agent(&self, id: AgentId) -> StoreResult<()>;
+
+    async fn create_wrap_code(&self, wrap_code: WrapCode) -> StoreResult<WrapCode>;
+    async fn get_wrap_code(&self, id: WrapCodeId) -> StoreResult<Option<WrapCode>>;
+    async fn list_wrap_codes(&self) -> StoreResult<Vec<WrapCode>>;
+    async fn update_wrap_code(&self, wrap_code: WrapCode) -> StoreResult<WrapCode>;
+    async fn delete_wrap_code(&self, id: WrapCodeId) -> StoreResult<()>;
+
+    // ---- callbacks ----------------------------------------------------------------------------
+    /// Inserts a callback and its audit event after the duplicate, slot and idempotency checks, all
+    /// in one durable transaction.
+    async fn create_callback(&self, new: NewCallback) -> StoreResult<CreateOutcome>;
+    /// Many creates, each with its own checks and outcome; one commit for the batch.
+    async fn create_callbacks(&self, batch: Vec<NewCallback>) -> StoreResult<Vec<StoreResult<CreateOutcome>>>;
+    async fn get_callback(&self, id: CallbackId) -> StoreResult<Option<Callback>>;
+    /// One page of callbacks matching `filter`, in `sort` order, and how many match in all.
+    async fn list_callbacks(
+        &self,
+        filter: &CallbackFilter,
+        sort: Sort,
+        page: PageRequest,
+    ) -> StoreResult<Page<Callback>>;
+    /// Callback search across all time and states: by id, or by any of `phones` (callback number or
+    /// lead phones 1–3). Newest first, at most `limit`.
+    async fn search_callbacks(
+        &self,
+        id: Option<CallbackId>,
+        phones: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<Callback>>;
+    /// The audit history, oldest first.
+    async fn callback_events(&self, id: CallbackId) -> StoreResult<Vec<CallbackEvent>>;
+    /// One lifecycle step with its audit event, atomically; refused per the transition table.
+    async fn transition_callback(&self, request: TransitionRequest) -> StoreResult<Callback>;
+    /// Active bookings per slot start of a queue in `[from, to)`.
+    async fn slot_bookings(&self, queue_id: QueueId, from: Timestamp, to: Timestamp) -> StoreResult<SlotBookings>;
+
+    // ---- access -------------------------------------------------------------------------------
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        secret_hash: &str,
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<ApiToken>;
+    async fn find_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn count_tokens(&self) -> StoreResult<u64>;
+}
