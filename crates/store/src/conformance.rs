@@ -1,2 +1,1346 @@
-//! The backend conformance suite: behaviour every `Store` must show, run unchanged against each
-//! backend. (Filled in by the store work.)
+//! The backend conformance suite: the behaviour every [`Store`] must show, written once against the
+//! trait and run unchanged against each backend. A backend's test file is a few lines:
+//!
+//! ```text
+//! rebound_store::conformance_tests!(|| async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = MyStore::open(dir.path()).unwrap();
+//!     (std::sync::Arc::new(store) as std::sync::Arc<dyn rebound_store::Store>, dir)
+//! });
+//! ```
+//!
+//! The factory is called once per test and must return a fresh, empty store: either an
+//! `Arc<dyn Store>`, or `(Arc<dyn Store>, guard)` where the guard (a temp dir, a database handle)
+//! lives as long as the test. Each behaviour is a public `async fn(Arc<dyn Store>)` here, and
+//! [`conformance_tests!`](crate::conformance_tests) expands to one `#[tokio::test]` per behaviour.
+//!
+//! Fixtures are built from domain structs directly (no domain helper that parses or computes), with
+//! instants at millisecond precision, the precision every store keeps.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jiff::civil::time;
+use jiff::{SignedDuration, Timestamp};
+use rebound_domain::access::Role;
+use rebound_domain::hours::{CallingHours, DateException, DiallingHours, TimeRange};
+use rebound_domain::model::*;
+use rebound_domain::slots::CapacityGrid;
+use rebound_domain::state::{Action, CallbackResult, CallbackState};
+use serde_json::json;
+
+use crate::*;
+
+/// What a conformance factory may return: a store, or a store with a guard that must outlive it.
+pub trait IntoTestStore {
+    fn into_test_store(self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
+}
+
+impl IntoTestStore for Arc<dyn Store> {
+    fn into_test_store(self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
+        (self, Box::new(()))
+    }
+}
+
+impl<G: Send + 'static> IntoTestStore for (Arc<dyn Store>, G) {
+    fn into_test_store(self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
+        (self.0, Box::new(self.1))
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance behaviour, each on a fresh store from `$factory`
+/// (a closure returning a future of `Arc<dyn Store>` or `(Arc<dyn Store>, guard)`).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr) => {
+        $crate::conformance_tests!(@each $factory;
+            campaigns_round_trip,
+            lists_and_leads_round_trip,
+            queues_round_trip,
+            agents_round_trip_with_their_campaigns_and_queues,
+            wrap_codes_round_trip,
+            updating_or_deleting_a_missing_record_is_not_found,
+            deleting_configuration_still_in_use_is_a_conflict,
+            a_second_record_with_the_same_unique_name_is_a_conflict,
+            a_callback_round_trips_every_field,
+            create_writes_one_audit_event,
+            every_transition_writes_its_audit_event,
+            duplicate_limit_one_refuses_a_second_active_callback_naming_the_first,
+            duplicate_limit_two_allows_two_active_callbacks,
+            completed_callbacks_and_other_queues_do_not_count_as_duplicates,
+            agent_callbacks_without_a_queue_are_deduplicated_per_campaign_and_agent,
+            a_full_slot_is_refused_and_a_cancelled_booking_frees_it,
+            an_idempotent_replay_returns_the_first_callback_and_creates_nothing,
+            an_idempotency_key_reused_for_another_request_is_refused,
+            every_legal_transition_succeeds,
+            an_illegal_transition_is_refused_and_changes_nothing,
+            a_transition_is_refused_unless_the_state_is_expected,
+            a_transition_of_a_missing_callback_is_not_found,
+            a_transition_applies_its_update,
+            concurrent_creates_for_one_number_admit_exactly_one,
+            concurrent_cancel_and_accept_never_both_win,
+            list_filters_by_desired_time_range,
+            list_filters_by_each_attribute,
+            list_filters_by_phone_including_lead_phones,
+            list_searches_text_in_each_field,
+            list_filters_overdue_callbacks,
+            list_pages_and_counts,
+            list_sorts_by_each_field_both_ways,
+            search_finds_by_id_and_by_phone_newest_first,
+            slot_bookings_count_active_bookings_per_slot,
+            tokens_are_created_found_and_counted,
+            a_batch_create_stores_the_accepted_items_and_reports_the_refused,
+        );
+    };
+    (@each $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = $crate::conformance::IntoTestStore::into_test_store(($factory)().await);
+                $crate::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+// ---- fixtures --------------------------------------------------------------------------------------
+
+/// A fixed, millisecond-precise "now" for fixtures: Monday 2030-01-07 09:00 UTC.
+pub fn t0() -> Timestamp {
+    Timestamp::from_second(1_894_006_800).expect("valid instant")
+}
+
+/// `t0() + minutes`.
+pub fn at(minutes: i64) -> Timestamp {
+    t0() + SignedDuration::from_mins(minutes)
+}
+
+fn range(h1: i8, m1: i8, h2: i8, m2: i8) -> TimeRange {
+    TimeRange { start: time(h1, m1, 0, 0), end: time(h2, m2, 0, 0), end_of_day: false }
+}
+
+/// An outbound campaign, open around the clock.
+pub fn campaign(name: &str) -> Campaign {
+    Campaign {
+        id: 0,
+        name: name.to_string(),
+        direction: Direction::Outbound,
+        timezone: "Europe/London".into(),
+        region: "GB".into(),
+        running: true,
+        dialling_hours: DiallingHours::always_open(),
+        exceptions: Vec::new(),
+        lead_calling_hours: CallingHours(range(8, 0, 21, 0)),
+        allow_unassigned_agent_callbacks: false,
+        auto_callback_list_id: None,
+        lists: Vec::new(),
+        window_secs: Campaign::DEFAULT_WINDOW_SECS,
+        max_attempts: Campaign::DEFAULT_MAX_ATTEMPTS,
+        retry_delays_secs: RetryDelays::default(),
+        horizon_days: Campaign::DEFAULT_HORIZON_DAYS,
+        agent_grace_minutes: Campaign::DEFAULT_AGENT_GRACE_MINUTES,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    }
+}
+
+pub fn list(name: &str) -> List {
+    List { id: 0, name: name.into(), fields: vec!["account_no".into()], created_at: Timestamp::UNIX_EPOCH }
+}
+
+pub fn lead(list_id: ListId, name: &str, phones: &[&str]) -> Lead {
+    Lead {
+        id: 0,
+        list_id,
+        phones: phones.iter().map(|p| p.to_string()).collect(),
+        timezone: None,
+        name: Some(name.into()),
+        data: [("account_no".to_string(), "A-1".to_string())].into(),
+        created_at: Timestamp::UNIX_EPOCH,
+    }
+}
+
+pub fn queue(campaign_id: CampaignId, name: &str) -> Queue {
+    Queue {
+        id: 0,
+        name: name.into(),
+        campaign_id,
+        slot_minutes: 15,
+        slot_capacity: 10,
+        capacity_grid: None,
+        duplicate_policy: DuplicatePolicy::One,
+        paused: false,
+        created_at: Timestamp::UNIX_EPOCH,
+    }
+}
+
+pub fn agent(name: &str, username: &str) -> Agent {
+    Agent {
+        id: 0,
+        name: name.into(),
+        username: username.into(),
+        timezone: "Europe/London".into(),
+        campaigns: Vec::new(),
+        queues: Vec::new(),
+        can_view_callback_list: true,
+        presence: Presence::Offline,
+        created_at: Timestamp::UNIX_EPOCH,
+    }
+}
+
+/// A small world: two campaigns with a queue each (plus a second queue in the first), a list with
+/// a lead, and an agent.
+pub struct World {
+    pub campaign: Campaign,
+    pub other_campaign: Campaign,
+    pub list: List,
+    pub lead: Lead,
+    pub queue: Queue,
+    pub queue2: Queue,
+    pub other_queue: Queue,
+    pub agent: Agent,
+}
+
+pub async fn world(store: &dyn Store) -> World {
+    let list = store.create_list(list("Spring Leads")).await.unwrap();
+    let mut c = campaign("Sales Outbound");
+    c.lists = vec![list.id];
+    let campaign = store.create_campaign(c).await.unwrap();
+    let other_campaign = store.create_campaign(campaign_named_retention()).await.unwrap();
+    let lead = store.create_lead(lead(list.id, "Olivia O'Brien", &["+442071111111", "+442072222222"])).await.unwrap();
+    let queue2 = store.create_queue(queue(campaign.id, "Support")).await.unwrap();
+    let other_queue = store.create_queue(queue(other_campaign.id, "Winback")).await.unwrap();
+    let queue = store.create_queue(queue(campaign.id, "Billing")).await.unwrap();
+    let mut a = agent("Alice Agent", "alice");
+    a.campaigns = vec![campaign.id];
+    a.queues = vec![queue.id];
+    let agent = store.create_agent(a).await.unwrap();
+    World { campaign, other_campaign, list, lead, queue, queue2, other_queue, agent }
+}
+
+fn campaign_named_retention() -> Campaign {
+    campaign("Retention")
+}
+
+/// A scheduled queue callback in the world's first queue, desired (and dialable) at `desired`.
+pub fn callback(w: &World, phone: &str, desired: Timestamp) -> Callback {
+    Callback {
+        id: CallbackId::new(),
+        kind: CallbackType::Queue,
+        origin: Origin::Scheduled,
+        phone: phone.into(),
+        phone_raw: phone.into(),
+        campaign_id: w.campaign.id,
+        list_id: None,
+        lead_id: None,
+        queue_id: Some(w.queue.id),
+        agent_id: None,
+        wrap_code: None,
+        desired_time: desired,
+        timezone: None,
+        lead_timezone: None,
+        earliest_time: Some(desired),
+        window_secs: 120,
+        slot_start: None,
+        state: CallbackState::Scheduled,
+        result: None,
+        attempts: 0,
+        priority: 0,
+        notes: None,
+        data: DataFields::new(),
+        created_by: "conformance".into(),
+        created_at: t0(),
+        updated_at: t0(),
+        queued_at: None,
+        recreated_from: None,
+        recreated_as: None,
+        expires_at: desired + SignedDuration::from_hours(14 * 24),
+    }
+}
+
+/// A create with no checks.
+pub fn new(cb: Callback) -> NewCallback {
+    NewCallback {
+        callback: cb,
+        duplicate_limit: None,
+        slot_capacity: None,
+        idempotency: None,
+        event_action: "created".into(),
+        event_details: json!({"via": "conformance"}),
+    }
+}
+
+/// A create with a duplicate limit.
+pub fn new_limited(cb: Callback, limit: u32) -> NewCallback {
+    NewCallback { duplicate_limit: Some(limit), ..new(cb) }
+}
+
+pub async fn create(store: &dyn Store, cb: Callback) -> Callback {
+    match store.create_callback(new(cb)).await.unwrap() {
+        CreateOutcome::Created(c) => c,
+        other => panic!("expected Created, got {other:?}"),
+    }
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Promote => "promoted",
+        Action::Demote => "demoted",
+        Action::Reserve => "reserved",
+        Action::Release => "released",
+        Action::Accept => "accepted",
+        Action::Finish(_) => "finished",
+        Action::Retry => "retried",
+        Action::Reschedule => "rescheduled",
+        Action::Cancel { .. } => "cancelled",
+        Action::Expire => "expired",
+    }
+}
+
+/// A plain transition request by actor `tester` at `at(1)`.
+pub fn step(id: CallbackId, action: Action) -> TransitionRequest {
+    TransitionRequest {
+        id,
+        action,
+        expect: Vec::new(),
+        update: CallbackUpdate::default(),
+        actor: "tester".into(),
+        at: at(1),
+        event_action: action_name(action).into(),
+        event_details: json!({"step": action_name(action)}),
+    }
+}
+
+pub async fn apply(store: &dyn Store, id: CallbackId, actions: &[Action]) -> Callback {
+    let mut last = None;
+    for a in actions {
+        last = Some(store.transition_callback(step(id, *a)).await.unwrap_or_else(|e| panic!("{a:?}: {e}")));
+    }
+    match last {
+        Some(c) => c,
+        None => store.get_callback(id).await.unwrap().unwrap(),
+    }
+}
+
+const CANCEL: Action = Action::Cancel { by_customer: false };
+
+fn ids(cbs: &[Callback]) -> Vec<CallbackId> {
+    cbs.iter().map(|c| c.id).collect()
+}
+
+async fn list_all(store: &dyn Store, filter: &CallbackFilter) -> BTreeSet<CallbackId> {
+    let page = store.list_callbacks(filter, Sort::default(), PageRequest { page: 1, page_size: 1000 }).await.unwrap();
+    assert_eq!(page.total as usize, page.items.len(), "total agrees with the items of a single page");
+    page.items.iter().map(|c| c.id).collect()
+}
+
+fn set(cbs: &[&Callback]) -> BTreeSet<CallbackId> {
+    cbs.iter().map(|c| c.id).collect()
+}
+
+// ---- configuration ---------------------------------------------------------------------------------
+
+pub async fn campaigns_round_trip(store: Arc<dyn Store>) {
+    let list_a = store.create_list(list("A")).await.unwrap();
+    let list_b = store.create_list(list("B")).await.unwrap();
+    let mut c = campaign("Sales");
+    c.dialling_hours.mon = vec![range(9, 0, 12, 30), range(22, 0, 2, 0)];
+    c.dialling_hours.sun = Vec::new();
+    c.dialling_hours.sat = vec![TimeRange { start: time(10, 0, 0, 0), end: time(0, 0, 0, 0), end_of_day: true }];
+    c.exceptions = vec![
+        DateException { date: jiff::civil::date(2030, 12, 25), hours: Vec::new() },
+        DateException { date: jiff::civil::date(2030, 12, 24), hours: vec![range(9, 0, 13, 0)] },
+    ];
+    c.lead_calling_hours = CallingHours(range(9, 0, 20, 0));
+    c.lists = vec![list_b.id, list_a.id];
+    c.allow_unassigned_agent_callbacks = true;
+    c.window_secs = 300;
+    c.retry_delays_secs = RetryDelays { no_answer: 1, busy: 2, voicemail: 3 };
+    let created = store.create_campaign(c.clone()).await.unwrap();
+    assert!(created.id > 0);
+    let expected = Campaign { id: created.id, created_at: created.created_at, updated_at: created.updated_at, ..c };
+    assert_eq!(created, expected);
+    assert_eq!(store.get_campaign(created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(store.list_campaigns().await.unwrap(), vec![created.clone()]);
+
+    let mut changed = created.clone();
+    changed.name = "Sales 2".into();
+    changed.running = false;
+    changed.lists = vec![list_a.id];
+    changed.direction = Direction::Inbound;
+    changed.auto_callback_list_id = Some(list_b.id);
+    let updated = store.update_campaign(changed.clone()).await.unwrap();
+    assert_eq!(updated, Campaign { updated_at: updated.updated_at, ..changed });
+    assert_eq!(updated.created_at, created.created_at);
+    assert_eq!(store.get_campaign(created.id).await.unwrap(), Some(updated));
+
+    store.delete_campaign(created.id).await.unwrap();
+    assert_eq!(store.get_campaign(created.id).await.unwrap(), None);
+    assert!(store.list_campaigns().await.unwrap().is_empty());
+}
+
+pub async fn lists_and_leads_round_trip(store: Arc<dyn Store>) {
+    let l = store.create_list(list("Spring")).await.unwrap();
+    assert_eq!(l, List { id: l.id, created_at: l.created_at, ..list("Spring") });
+    assert_eq!(store.get_list(l.id).await.unwrap(), Some(l.clone()));
+    let renamed = store.update_list(List { name: "Summer".into(), fields: vec![], ..l.clone() }).await.unwrap();
+    assert_eq!(renamed.name, "Summer");
+    assert!(renamed.fields.is_empty());
+    assert_eq!(store.list_lists().await.unwrap(), vec![renamed]);
+
+    let mut one = lead(l.id, "Olivia", &["+442071111111", "+442072222222", "+442073333333"]);
+    one.timezone = Some("Europe/London".into());
+    let created = store.create_lead(one.clone()).await.unwrap();
+    assert_eq!(created, Lead { id: created.id, created_at: created.created_at, ..one });
+    assert_eq!(store.get_lead(created.id).await.unwrap(), Some(created.clone()));
+
+    let many = store
+        .create_leads((0..5).map(|i| lead(l.id, &format!("L{i}"), &[&format!("+4420700000{i:02}")])).collect())
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 5);
+    let page = store.list_leads(Some(l.id), PageRequest { page: 2, page_size: 4 }).await.unwrap();
+    assert_eq!(page.total, 6);
+    assert_eq!(page.items, many[3..].to_vec());
+    let other = store.create_list(list("Other")).await.unwrap();
+    assert_eq!(store.list_leads(Some(other.id), PageRequest::default()).await.unwrap().total, 0);
+    assert_eq!(store.list_leads(None, PageRequest::default()).await.unwrap().total, 6);
+
+    let moved = store
+        .update_lead(Lead { list_id: other.id, phones: vec!["+6568364100".into()], ..created.clone() })
+        .await
+        .unwrap();
+    assert_eq!(moved.list_id, other.id);
+    assert_eq!(moved.phones, vec!["+6568364100".to_string()]);
+    store.delete_lead(created.id).await.unwrap();
+    assert_eq!(store.get_lead(created.id).await.unwrap(), None);
+}
+
+pub async fn queues_round_trip(store: Arc<dyn Store>) {
+    let c = store.create_campaign(campaign("Sales")).await.unwrap();
+    let mut q = queue(c.id, "Billing");
+    let mut grid = CapacityGrid::default();
+    grid.mon.insert("09:00".into(), 4);
+    q.capacity_grid = Some(grid);
+    q.duplicate_policy = DuplicatePolicy::Two;
+    let created = store.create_queue(q.clone()).await.unwrap();
+    assert_eq!(created, Queue { id: created.id, created_at: created.created_at, ..q });
+    assert_eq!(store.get_queue(created.id).await.unwrap(), Some(created.clone()));
+    let paused = store
+        .update_queue(Queue {
+            paused: true,
+            capacity_grid: None,
+            duplicate_policy: DuplicatePolicy::Off,
+            ..created.clone()
+        })
+        .await
+        .unwrap();
+    assert!(paused.paused);
+    assert_eq!(paused.capacity_grid, None);
+    assert_eq!(store.list_queues().await.unwrap(), vec![paused]);
+    store.delete_queue(created.id).await.unwrap();
+    assert_eq!(store.get_queue(created.id).await.unwrap(), None);
+}
+
+pub async fn agents_round_trip_with_their_campaigns_and_queues(store: Arc<dyn Store>) {
+    let c1 = store.create_campaign(campaign("One")).await.unwrap();
+    let c2 = store.create_campaign(campaign("Two")).await.unwrap();
+    let q1 = store.create_queue(queue(c1.id, "Q1")).await.unwrap();
+    let q2 = store.create_queue(queue(c2.id, "Q2")).await.unwrap();
+    let mut a = agent("Alice", "alice");
+    a.campaigns = vec![c2.id, c1.id];
+    a.queues = vec![q2.id, q1.id];
+    a.presence = Presence::Ready;
+    let created = store.create_agent(a.clone()).await.unwrap();
+    assert_eq!(created, Agent { id: created.id, created_at: created.created_at, ..a });
+    assert_eq!(store.get_agent(created.id).await.unwrap(), Some(created.clone()));
+    let updated = store
+        .update_agent(Agent { campaigns: vec![c1.id], queues: vec![], presence: Presence::Busy, ..created.clone() })
+        .await
+        .unwrap();
+    assert_eq!(updated.campaigns, vec![c1.id]);
+    assert!(updated.queues.is_empty());
+    assert_eq!(updated.presence, Presence::Busy);
+    assert_eq!(store.list_agents().await.unwrap(), vec![updated]);
+    store.delete_agent(created.id).await.unwrap();
+    assert_eq!(store.get_agent(created.id).await.unwrap(), None);
+}
+
+pub async fn wrap_codes_round_trip(store: Arc<dyn Store>) {
+    let c = store.create_campaign(campaign("Sales")).await.unwrap();
+    let q = store.create_queue(queue(c.id, "Billing")).await.unwrap();
+    let w = WrapCode {
+        id: 0,
+        campaign_id: c.id,
+        code: "CB1H".into(),
+        label: "Call back in an hour".into(),
+        add_to_queue: Some(AddToQueue {
+            campaign_id: c.id,
+            queue_id: Some(q.id),
+            kind: CallbackType::Queue,
+            delay_minutes: 60,
+        }),
+        created_at: Timestamp::UNIX_EPOCH,
+    };
+    let created = store.create_wrap_code(w.clone()).await.unwrap();
+    assert_eq!(created, WrapCode { id: created.id, created_at: created.created_at, ..w });
+    assert_eq!(store.get_wrap_code(created.id).await.unwrap(), Some(created.clone()));
+    let updated = store
+        .update_wrap_code(WrapCode { label: "Later".into(), add_to_queue: None, ..created.clone() })
+        .await
+        .unwrap();
+    assert_eq!(updated.label, "Later");
+    assert_eq!(updated.add_to_queue, None);
+    assert_eq!(store.list_wrap_codes().await.unwrap(), vec![updated]);
+    store.delete_wrap_code(created.id).await.unwrap();
+    assert_eq!(store.get_wrap_code(created.id).await.unwrap(), None);
+}
+
+fn assert_not_found<T: std::fmt::Debug>(r: StoreResult<T>) {
+    assert!(matches!(r, Err(StoreError::NotFound { .. })), "expected NotFound, got {r:?}");
+}
+
+fn assert_conflict<T: std::fmt::Debug>(r: StoreResult<T>) {
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "expected Conflict, got {r:?}");
+}
+
+pub async fn updating_or_deleting_a_missing_record_is_not_found(store: Arc<dyn Store>) {
+    let ghost = 9_999;
+    assert_not_found(store.update_campaign(Campaign { id: ghost, ..campaign("x") }).await);
+    assert_not_found(store.update_list(List { id: ghost, ..list("x") }).await);
+    assert_not_found(store.update_queue(Queue { id: ghost, ..queue(1, "x") }).await);
+    assert_not_found(store.update_agent(Agent { id: ghost, ..agent("x", "x") }).await);
+    assert_not_found(store.delete_campaign(ghost).await);
+    assert_not_found(store.delete_list(ghost).await);
+    assert_not_found(store.delete_lead(ghost).await);
+    assert_not_found(store.delete_queue(ghost).await);
+    assert_not_found(store.delete_agent(ghost).await);
+    assert_not_found(store.delete_wrap_code(ghost).await);
+    assert_eq!(store.get_campaign(ghost).await.unwrap(), None);
+    assert_eq!(store.get_callback(CallbackId::new()).await.unwrap(), None);
+    // A record that refers to something missing is refused too.
+    assert_not_found(store.create_queue(queue(ghost, "orphan")).await);
+}
+
+pub async fn deleting_configuration_still_in_use_is_a_conflict(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut cb = callback(&w, "+442070000001", at(60));
+    cb.lead_id = Some(w.lead.id);
+    cb.list_id = Some(w.list.id);
+    cb.agent_id = Some(w.agent.id);
+    let cb = create(store.as_ref(), cb).await;
+
+    assert_conflict(store.delete_campaign(w.campaign.id).await);
+    assert_conflict(store.delete_queue(w.queue.id).await);
+    assert_conflict(store.delete_list(w.list.id).await);
+    assert_conflict(store.delete_lead(w.lead.id).await);
+    assert_conflict(store.delete_agent(w.agent.id).await);
+    // Nothing was deleted.
+    assert!(store.get_campaign(w.campaign.id).await.unwrap().is_some());
+    assert!(store.get_queue(w.queue.id).await.unwrap().is_some());
+    assert!(store.get_list(w.list.id).await.unwrap().is_some());
+    assert!(store.get_lead(w.lead.id).await.unwrap().is_some());
+    assert!(store.get_agent(w.agent.id).await.unwrap().is_some());
+    assert!(store.get_callback(cb.id).await.unwrap().is_some());
+
+    // A queue nobody refers to can go; the other campaign then has nothing left and can go too.
+    store.delete_queue(w.queue2.id).await.unwrap();
+    store.delete_queue(w.other_queue.id).await.unwrap();
+    store.delete_campaign(w.other_campaign.id).await.unwrap();
+}
+
+pub async fn a_second_record_with_the_same_unique_name_is_a_conflict(store: Arc<dyn Store>) {
+    let c = store.create_campaign(campaign("Sales")).await.unwrap();
+    assert_conflict(store.create_campaign(campaign("Sales")).await);
+    assert_conflict(store.create_list(list("L")).await.and(store.create_list(list("L")).await));
+    store.create_agent(agent("A", "alice")).await.unwrap();
+    assert_conflict(store.create_agent(agent("B", "alice")).await);
+    store.create_queue(queue(c.id, "Q")).await.unwrap();
+    assert_conflict(store.create_queue(queue(c.id, "Q")).await);
+    let w = WrapCode {
+        id: 0,
+        campaign_id: c.id,
+        code: "X".into(),
+        label: "x".into(),
+        add_to_queue: None,
+        created_at: t0(),
+    };
+    store.create_wrap_code(w.clone()).await.unwrap();
+    assert_conflict(store.create_wrap_code(w).await);
+}
+
+// ---- callbacks: create, events -------------------------------------------------------------------
+
+pub async fn a_callback_round_trips_every_field(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let original = create(store.as_ref(), callback(&w, "+442070000009", at(-60))).await;
+    let cb = Callback {
+        id: CallbackId::new(),
+        kind: CallbackType::Agent,
+        origin: Origin::Recreated,
+        phone: "+442071111111".into(),
+        phone_raw: "020 7111 1111".into(),
+        campaign_id: w.campaign.id,
+        list_id: Some(w.list.id),
+        lead_id: Some(w.lead.id),
+        queue_id: Some(w.queue.id),
+        agent_id: Some(w.agent.id),
+        wrap_code: Some("CB1H".into()),
+        desired_time: at(90),
+        timezone: Some("Europe/Paris".into()),
+        lead_timezone: Some("Europe/London".into()),
+        earliest_time: Some(at(95)),
+        window_secs: 300,
+        slot_start: Some(at(90)),
+        state: CallbackState::Scheduled,
+        result: None,
+        attempts: 2,
+        priority: -3,
+        notes: Some("call after lunch — ünïcode".into()),
+        data: [("account_no".to_string(), "A-42".to_string()), ("x".to_string(), "".to_string())].into(),
+        created_by: "supervisor:sam".into(),
+        created_at: at(0) + SignedDuration::from_millis(123),
+        updated_at: at(0) + SignedDuration::from_millis(456),
+        queued_at: Some(at(-5)),
+        recreated_from: Some(original.id),
+        recreated_as: Some(CallbackId::new()),
+        expires_at: at(14 * 24 * 60),
+    };
+    let created = create(store.as_ref(), cb.clone()).await;
+    assert_eq!(created, cb);
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(cb.clone()));
+    let completed = Callback {
+        id: CallbackId::new(),
+        state: CallbackState::Completed,
+        result: Some(CallbackResult::Expired),
+        ..cb
+    };
+    assert_eq!(create(store.as_ref(), completed.clone()).await, completed);
+    assert_eq!(store.get_callback(completed.id).await.unwrap(), Some(completed));
+}
+
+pub async fn create_writes_one_audit_event(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut cb = callback(&w, "+442070000001", at(10));
+    cb.created_by = "api:ivr".into();
+    let created = create(store.as_ref(), cb).await;
+    let events = store.callback_events(created.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.callback_id, created.id);
+    assert_eq!(e.actor, "api:ivr");
+    assert_eq!(e.action, "created");
+    assert_eq!(e.at, created.created_at);
+    assert_eq!(e.from_state, None);
+    assert_eq!(e.to_state, Some(CallbackState::Scheduled));
+    assert_eq!(e.details, json!({"via": "conformance"}));
+}
+
+pub async fn every_transition_writes_its_audit_event(store: Arc<dyn Store>) {
+    use Action::*;
+    use CallbackState::*;
+    let w = world(store.as_ref()).await;
+    let cb = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let walk = [
+        (Reschedule, Scheduled, Scheduled),
+        (Promote, Scheduled, Queued),
+        (Demote, Queued, Scheduled),
+        (Promote, Scheduled, Queued),
+        (Reserve, Queued, Routing),
+        (Release, Routing, Queued),
+        (Reserve, Queued, Routing),
+        (Accept, Routing, Processing),
+        (Retry, Processing, Scheduled),
+        (Promote, Scheduled, Queued),
+        (Reserve, Queued, Routing),
+        (Accept, Routing, Processing),
+        (Finish(CallbackResult::Agent), Processing, Completed),
+    ];
+    for (i, (action, _, _)) in walk.iter().enumerate() {
+        let mut req = step(cb.id, *action);
+        req.actor = format!("actor-{i}");
+        req.at = at(i as i64 + 2);
+        store.transition_callback(req).await.unwrap();
+    }
+    let events = store.callback_events(cb.id).await.unwrap();
+    assert_eq!(events.len(), walk.len() + 1);
+    for (i, (e, (action, from, to))) in events[1..].iter().zip(walk).enumerate() {
+        assert_eq!((e.from_state, e.to_state), (Some(from), Some(to)), "event {i}");
+        assert_eq!(e.actor, format!("actor-{i}"));
+        assert_eq!(e.action, action_name(action));
+        assert_eq!(e.at, at(i as i64 + 2));
+        assert_eq!(e.details, json!({"step": action_name(action)}));
+    }
+    assert!(events.windows(2).all(|p| p[0].id < p[1].id), "events come oldest first");
+    let done = store.get_callback(cb.id).await.unwrap().unwrap();
+    assert_eq!((done.state, done.result), (Completed, Some(CallbackResult::Agent)));
+}
+
+// ---- duplicates, slots, idempotency ----------------------------------------------------------------
+
+pub async fn duplicate_limit_one_refuses_a_second_active_callback_naming_the_first(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let first = store.create_callback(new_limited(callback(&w, "+442070000001", at(10)), 1)).await.unwrap();
+    let second = callback(&w, "+442070000001", at(20));
+    let refused = store.create_callback(new_limited(second.clone(), 1)).await;
+    match refused {
+        Err(StoreError::Duplicate { existing_id }) => assert_eq!(existing_id, first.callback().id),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    assert_eq!(store.get_callback(second.id).await.unwrap(), None);
+    assert!(store.callback_events(second.id).await.unwrap().is_empty());
+    // Another number is fine.
+    store.create_callback(new_limited(callback(&w, "+442070000002", at(20)), 1)).await.unwrap();
+}
+
+pub async fn duplicate_limit_two_allows_two_active_callbacks(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let a = store.create_callback(new_limited(callback(&w, "+442070000001", at(10)), 2)).await.unwrap();
+    store.create_callback(new_limited(callback(&w, "+442070000001", at(20)), 2)).await.unwrap();
+    match store.create_callback(new_limited(callback(&w, "+442070000001", at(30)), 2)).await {
+        Err(StoreError::Duplicate { existing_id }) => assert_eq!(existing_id, a.callback().id, "the oldest is named"),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    // Without a limit there is no check at all.
+    store.create_callback(new(callback(&w, "+442070000001", at(40)))).await.unwrap();
+}
+
+pub async fn completed_callbacks_and_other_queues_do_not_count_as_duplicates(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let phone = "+442070000001";
+    let first = create(store.as_ref(), callback(&w, phone, at(10))).await;
+    store.transition_callback(step(first.id, CANCEL)).await.unwrap();
+    let second = store.create_callback(new_limited(callback(&w, phone, at(20)), 1)).await.unwrap();
+    let mut elsewhere = callback(&w, phone, at(20));
+    elsewhere.queue_id = Some(w.queue2.id);
+    store.create_callback(new_limited(elsewhere, 1)).await.unwrap();
+    match store.create_callback(new_limited(callback(&w, phone, at(30)), 1)).await {
+        Err(StoreError::Duplicate { existing_id }) => assert_eq!(existing_id, second.callback().id),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+}
+
+pub async fn agent_callbacks_without_a_queue_are_deduplicated_per_campaign_and_agent(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let other_agent = store.create_agent(agent("Bob", "bob")).await.unwrap();
+    let agent_cb = |agent_id: AgentId, minutes: i64| {
+        let mut c = callback(&w, "+442070000001", at(minutes));
+        c.kind = CallbackType::Agent;
+        c.queue_id = None;
+        c.agent_id = Some(agent_id);
+        c
+    };
+    let first = store.create_callback(new_limited(agent_cb(w.agent.id, 10), 1)).await.unwrap();
+    match store.create_callback(new_limited(agent_cb(w.agent.id, 20), 1)).await {
+        Err(StoreError::Duplicate { existing_id }) => assert_eq!(existing_id, first.callback().id),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    store.create_callback(new_limited(agent_cb(other_agent.id, 20), 1)).await.unwrap();
+    // A queue callback for the same number is in another scope.
+    store.create_callback(new_limited(callback(&w, "+442070000001", at(20)), 1)).await.unwrap();
+}
+
+pub async fn a_full_slot_is_refused_and_a_cancelled_booking_frees_it(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let slot = at(60);
+    let booking = |phone: &str, queue_id: QueueId| {
+        let mut c = callback(&w, phone, slot + SignedDuration::from_mins(5));
+        c.slot_start = Some(slot);
+        c.queue_id = Some(queue_id);
+        NewCallback { slot_capacity: Some(2), ..new(c) }
+    };
+    let first = store.create_callback(booking("+442070000001", w.queue.id)).await.unwrap();
+    store.create_callback(booking("+442070000002", w.queue.id)).await.unwrap();
+    match store.create_callback(booking("+442070000003", w.queue.id)).await {
+        Err(StoreError::SlotFull { slot_start, capacity }) => assert_eq!((slot_start, capacity), (slot, 2)),
+        other => panic!("expected SlotFull, got {other:?}"),
+    }
+    // The same slot of another queue is separate.
+    store.create_callback(booking("+442070000003", w.queue2.id)).await.unwrap();
+    store.transition_callback(step(first.callback().id, CANCEL)).await.unwrap();
+    store.create_callback(booking("+442070000003", w.queue.id)).await.unwrap();
+    assert_eq!(
+        store.slot_bookings(w.queue.id, slot, slot + SignedDuration::from_mins(15)).await.unwrap(),
+        vec![(slot, 2)]
+    );
+}
+
+pub async fn an_idempotent_replay_returns_the_first_callback_and_creates_nothing(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let key = IdempotencyKey { key: "token-1:abc".into(), fingerprint: "f1".into() };
+    let first = NewCallback { idempotency: Some(key.clone()), ..new_limited(callback(&w, "+442070000001", at(10)), 1) };
+    let created = match store.create_callback(first).await.unwrap() {
+        CreateOutcome::Created(c) => c,
+        other => panic!("expected Created, got {other:?}"),
+    };
+    // The retry carries a fresh id (the caller builds it anew) and would be a duplicate: the replay wins.
+    let retry = NewCallback { idempotency: Some(key), ..new_limited(callback(&w, "+442070000001", at(10)), 1) };
+    let retry_id = retry.callback.id;
+    assert_eq!(store.create_callback(retry).await.unwrap(), CreateOutcome::Replayed(created.clone()));
+    assert_eq!(store.get_callback(retry_id).await.unwrap(), None);
+    assert_eq!(store.callback_events(created.id).await.unwrap().len(), 1);
+    let all = list_all(store.as_ref(), &CallbackFilter::default()).await;
+    assert_eq!(all, BTreeSet::from([created.id]));
+    // The same key of another principal is another key.
+    let other = IdempotencyKey { key: "token-2:abc".into(), fingerprint: "f1".into() };
+    let fresh = NewCallback { idempotency: Some(other), ..new(callback(&w, "+442070000002", at(10))) };
+    assert!(matches!(store.create_callback(fresh).await.unwrap(), CreateOutcome::Created(_)));
+}
+
+pub async fn an_idempotency_key_reused_for_another_request_is_refused(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let key = |fp: &str| Some(IdempotencyKey { key: "k".into(), fingerprint: fp.into() });
+    store
+        .create_callback(NewCallback { idempotency: key("f1"), ..new(callback(&w, "+442070000001", at(10))) })
+        .await
+        .unwrap();
+    let different = NewCallback { idempotency: key("f2"), ..new(callback(&w, "+442070000002", at(10))) };
+    let id = different.callback.id;
+    assert!(matches!(store.create_callback(different).await, Err(StoreError::IdempotencyMismatch)));
+    assert_eq!(store.get_callback(id).await.unwrap(), None);
+}
+
+// ---- transitions -----------------------------------------------------------------------------------
+
+/// The actions that bring a new (SCHEDULED) callback into `state`.
+fn path_to(state: CallbackState) -> &'static [Action] {
+    match state {
+        CallbackState::Scheduled => &[],
+        CallbackState::Queued => &[Action::Promote],
+        CallbackState::Routing => &[Action::Promote, Action::Reserve],
+        CallbackState::Processing => &[Action::Promote, Action::Reserve, Action::Accept],
+        CallbackState::Completed => &[Action::Cancel { by_customer: false }],
+    }
+}
+
+pub async fn every_legal_transition_succeeds(store: Arc<dyn Store>) {
+    use CallbackResult as R;
+    use CallbackState::*;
+    let w = world(store.as_ref()).await;
+    let table: Vec<(CallbackState, Action, CallbackState, Option<CallbackResult>)> = vec![
+        (Scheduled, Action::Promote, Queued, None),
+        (Queued, Action::Demote, Scheduled, None),
+        (Queued, Action::Reserve, Routing, None),
+        (Routing, Action::Release, Queued, None),
+        (Routing, Action::Accept, Processing, None),
+        (Processing, Action::Finish(R::Agent), Completed, Some(R::Agent)),
+        (Processing, Action::Finish(R::MaxAttempts), Completed, Some(R::MaxAttempts)),
+        (Processing, Action::Finish(R::InvalidNumber), Completed, Some(R::InvalidNumber)),
+        (Processing, Action::Retry, Scheduled, None),
+        (Scheduled, Action::Reschedule, Scheduled, None),
+        (Scheduled, CANCEL, Completed, Some(R::CancelledByAdmin)),
+        (Queued, Action::Cancel { by_customer: true }, Completed, Some(R::CancelledByCustomer)),
+        (Routing, CANCEL, Completed, Some(R::CancelledByAdmin)),
+        (Scheduled, Action::Expire, Completed, Some(R::Expired)),
+        (Queued, Action::Expire, Completed, Some(R::Expired)),
+    ];
+    for (i, (from, action, to, result)) in table.into_iter().enumerate() {
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700001{i:02}"), at(10))).await;
+        let before = apply(store.as_ref(), cb.id, path_to(from)).await;
+        assert_eq!(before.state, from);
+        let after = store.transition_callback(step(cb.id, action)).await.unwrap_or_else(|e| panic!("{action:?}: {e}"));
+        assert_eq!((after.state, after.result), (to, result), "{from} --{action:?}-->");
+        assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(after));
+    }
+}
+
+pub async fn an_illegal_transition_is_refused_and_changes_nothing(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let cases = [
+        (CallbackState::Processing, CANCEL),
+        (CallbackState::Scheduled, Action::Accept),
+        (CallbackState::Queued, Action::Reschedule),
+        (CallbackState::Routing, Action::Finish(CallbackResult::Agent)),
+        (CallbackState::Processing, Action::Finish(CallbackResult::Expired)),
+        (CallbackState::Completed, Action::Promote),
+        (CallbackState::Completed, CANCEL),
+    ];
+    for (i, (state, action)) in cases.into_iter().enumerate() {
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700002{i:02}"), at(10))).await;
+        let before = apply(store.as_ref(), cb.id, path_to(state)).await;
+        let events_before = store.callback_events(cb.id).await.unwrap();
+        let mut req = step(cb.id, action);
+        req.update.desired_time = Some(at(500));
+        req.update.increment_attempts = true;
+        match store.transition_callback(req).await {
+            Err(StoreError::IllegalTransition(e)) => {
+                assert_eq!(e.from.state, state);
+                assert_eq!(e.action, action);
+            }
+            other => panic!("{state} --{action:?}--> expected IllegalTransition, got {other:?}"),
+        }
+        assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(before));
+        assert_eq!(store.callback_events(cb.id).await.unwrap(), events_before);
+    }
+}
+
+pub async fn a_transition_is_refused_unless_the_state_is_expected(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let cb = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let queued = apply(store.as_ref(), cb.id, &[Action::Promote]).await;
+    // Cancel is legal from QUEUED, but the caller saw the callback SCHEDULED.
+    let mut req = step(cb.id, CANCEL);
+    req.expect = vec![CallbackState::Scheduled];
+    assert!(matches!(store.transition_callback(req).await, Err(StoreError::IllegalTransition(_))));
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(queued));
+    assert_eq!(store.callback_events(cb.id).await.unwrap().len(), 2);
+    let mut req = step(cb.id, CANCEL);
+    req.expect = vec![CallbackState::Scheduled, CallbackState::Queued];
+    assert_eq!(store.transition_callback(req).await.unwrap().state, CallbackState::Completed);
+}
+
+pub async fn a_transition_of_a_missing_callback_is_not_found(store: Arc<dyn Store>) {
+    assert_not_found(store.transition_callback(step(CallbackId::new(), Action::Promote)).await);
+}
+
+pub async fn a_transition_applies_its_update(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let other_agent = store.create_agent(agent("Bob", "bob")).await.unwrap();
+    let mut cb = callback(&w, "+442070000001", at(10));
+    cb.earliest_time = None;
+    cb.timezone = Some("Europe/London".into());
+    let cb = create(store.as_ref(), cb).await;
+
+    let mut req = step(cb.id, Action::Reschedule);
+    req.at = at(3);
+    req.update = CallbackUpdate {
+        desired_time: Some(at(120)),
+        timezone: Some(None),
+        earliest_time: Some(Some(at(125))),
+        slot_start: Some(Some(at(120))),
+        expires_at: Some(at(9_000)),
+        agent_id: Some(Some(other_agent.id)),
+        increment_attempts: true,
+    };
+    let r = store.transition_callback(req).await.unwrap();
+    let expected = Callback {
+        desired_time: at(120),
+        timezone: None,
+        earliest_time: Some(at(125)),
+        slot_start: Some(at(120)),
+        expires_at: at(9_000),
+        agent_id: Some(other_agent.id),
+        attempts: 1,
+        updated_at: at(3),
+        ..cb.clone()
+    };
+    assert_eq!(r, expected);
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(expected.clone()));
+
+    // `queued_at` is set when it first enters QUEUED, and kept through later visits.
+    let mut promote = step(cb.id, Action::Promote);
+    promote.at = at(125);
+    assert_eq!(store.transition_callback(promote).await.unwrap().queued_at, Some(at(125)));
+    let mut demote = step(cb.id, Action::Demote);
+    demote.update.earliest_time = Some(None);
+    demote.update.slot_start = Some(None);
+    let demoted = store.transition_callback(demote).await.unwrap();
+    assert_eq!((demoted.earliest_time, demoted.slot_start), (None, None));
+    let mut again = step(cb.id, Action::Promote);
+    again.at = at(200);
+    let requeued = store.transition_callback(again).await.unwrap();
+    assert_eq!(requeued.queued_at, Some(at(125)));
+    assert_eq!(requeued.updated_at, at(200));
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(requeued));
+}
+
+// ---- concurrency -----------------------------------------------------------------------------------
+
+pub async fn concurrent_creates_for_one_number_admit_exactly_one(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let store = store.clone();
+        let cb = callback(&w, "+442070000001", at(i));
+        tasks.spawn(async move { store.create_callback(new_limited(cb, 1)).await });
+    }
+    let (mut created, mut duplicates) = (Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            Ok(CreateOutcome::Created(c)) => created.push(c),
+            Err(StoreError::Duplicate { .. }) => duplicates += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created.len(), 1);
+    assert_eq!(duplicates, 199);
+    let filter = CallbackFilter { phones: Some(vec!["+442070000001".into()]), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &filter).await, BTreeSet::from([created[0].id]));
+}
+
+pub async fn concurrent_cancel_and_accept_never_both_win(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut routing = Vec::new();
+    for i in 0..40 {
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700003{i:02}"), at(10))).await;
+        routing.push(apply(store.as_ref(), cb.id, &[Action::Promote, Action::Reserve]).await);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for cb in &routing {
+        for action in [CANCEL, Action::Accept] {
+            let store = store.clone();
+            let id = cb.id;
+            tasks.spawn(async move { (id, store.transition_callback(step(id, action)).await) });
+        }
+    }
+    let mut wins = std::collections::BTreeMap::<CallbackId, u32>::new();
+    while let Some(r) = tasks.join_next().await {
+        let (id, outcome) = r.unwrap();
+        match outcome {
+            Ok(_) => *wins.entry(id).or_default() += 1,
+            Err(StoreError::IllegalTransition(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    for cb in &routing {
+        assert_eq!(wins.get(&cb.id), Some(&1), "exactly one of cancel and accept wins");
+        let now = store.get_callback(cb.id).await.unwrap().unwrap();
+        let ok = matches!(
+            (now.state, now.result),
+            (CallbackState::Processing, None) | (CallbackState::Completed, Some(CallbackResult::CancelledByAdmin))
+        );
+        assert!(ok, "{:?} {:?}", now.state, now.result);
+        assert_eq!(store.callback_events(cb.id).await.unwrap().len(), 4);
+    }
+}
+
+// ---- list, search, slots ---------------------------------------------------------------------------
+
+/// A varied set of callbacks for the list tests.
+struct Sample {
+    w: World,
+    /// Lead-linked, notes, wrap code CB1H, scheduled at t0, overdue from t0+2min.
+    lead_linked: Callback,
+    /// Second queue, QUEUED, priority 5.
+    queued: Callback,
+    /// Agent type, no queue, wrap code LATER, a day ahead.
+    agent: Callback,
+    /// Cancelled, a day ago.
+    cancelled: Callback,
+    /// Campaign stopped: earliest time unknown.
+    unknown_earliest: Callback,
+    /// The other campaign, same number as `lead_linked`.
+    other_campaign: Callback,
+    /// Scheduled an hour ago, overdue.
+    late: Callback,
+    all: Vec<Callback>,
+}
+
+async fn sample(store: &dyn Store) -> Sample {
+    let w = world(store).await;
+    let mut lead_linked = callback(&w, "+442079990001", at(0));
+    lead_linked.lead_id = Some(w.lead.id);
+    lead_linked.list_id = Some(w.list.id);
+    lead_linked.notes = Some("VIP 100% customer".into());
+    lead_linked.wrap_code = Some("CB1H".into());
+    lead_linked.priority = 1;
+    let lead_linked = create(store, lead_linked).await;
+
+    let mut queued = callback(&w, "+442079990002", at(10));
+    queued.queue_id = Some(w.queue2.id);
+    queued.priority = 5;
+    let queued = create(store, queued).await;
+    let queued = apply(store, queued.id, &[Action::Promote]).await;
+
+    let mut agent = callback(&w, "+442079990003", at(24 * 60));
+    agent.kind = CallbackType::Agent;
+    agent.queue_id = None;
+    agent.agent_id = Some(w.agent.id);
+    agent.wrap_code = Some("LATER".into());
+    agent.phone_raw = "020 7999 0003".into();
+    let agent = create(store, agent).await;
+
+    let cancelled = create(store, callback(&w, "+442079990004", at(-24 * 60))).await;
+    let cancelled = apply(store, cancelled.id, &[CANCEL]).await;
+
+    let mut unknown_earliest = callback(&w, "+442079990005", at(120));
+    unknown_earliest.earliest_time = None;
+    unknown_earliest.priority = 5;
+    let unknown_earliest = create(store, unknown_earliest).await;
+
+    let mut other_campaign = callback(&w, "+442079990001", at(180));
+    other_campaign.campaign_id = w.other_campaign.id;
+    other_campaign.queue_id = Some(w.other_queue.id);
+    other_campaign.notes = Some("o_brien".into());
+    let other_campaign = create(store, other_campaign).await;
+
+    let late = create(store, callback(&w, "+442079990007", at(-60))).await;
+
+    let all = vec![
+        lead_linked.clone(),
+        queued.clone(),
+        agent.clone(),
+        cancelled.clone(),
+        unknown_earliest.clone(),
+        other_campaign.clone(),
+        late.clone(),
+    ];
+    Sample { w, lead_linked, queued, agent, cancelled, unknown_earliest, other_campaign, late, all }
+}
+
+pub async fn list_filters_by_desired_time_range(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    let f = CallbackFilter { from: Some(at(0)), to: Some(at(180)), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &f).await, set(&[&s.lead_linked, &s.queued, &s.unknown_earliest]));
+    let f = CallbackFilter { from: Some(at(180)), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &f).await, set(&[&s.other_campaign, &s.agent]));
+    let f = CallbackFilter { to: Some(at(0)), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &f).await, set(&[&s.cancelled, &s.late]));
+    assert_eq!(list_all(store.as_ref(), &CallbackFilter::default()).await.len(), s.all.len());
+}
+
+pub async fn list_filters_by_each_attribute(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    let st = store.as_ref();
+    let f = |f: CallbackFilter| f;
+    let d = CallbackFilter::default;
+    assert_eq!(
+        list_all(st, &f(CallbackFilter { states: vec![CallbackState::Queued, CallbackState::Completed], ..d() })).await,
+        set(&[&s.queued, &s.cancelled])
+    );
+    // States with a desired-time range (the console's usual query).
+    let ranged =
+        CallbackFilter { from: Some(at(-10)), to: Some(at(200)), states: vec![CallbackState::Scheduled], ..d() };
+    assert_eq!(list_all(st, &ranged).await, set(&[&s.lead_linked, &s.unknown_earliest, &s.other_campaign]));
+    assert_eq!(
+        list_all(st, &CallbackFilter { campaign_ids: vec![s.w.other_campaign.id], ..d() }).await,
+        set(&[&s.other_campaign])
+    );
+    assert_eq!(list_all(st, &CallbackFilter { list_ids: vec![s.w.list.id], ..d() }).await, set(&[&s.lead_linked]));
+    assert_eq!(
+        list_all(st, &CallbackFilter { queue_ids: vec![s.w.queue2.id, s.w.other_queue.id], ..d() }).await,
+        set(&[&s.queued, &s.other_campaign])
+    );
+    assert_eq!(list_all(st, &CallbackFilter { agent_ids: vec![s.w.agent.id], ..d() }).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &CallbackFilter { kind: Some(CallbackType::Agent), ..d() }).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &CallbackFilter { kind: Some(CallbackType::Queue), ..d() }).await.len(), s.all.len() - 1);
+    assert_eq!(
+        list_all(st, &CallbackFilter { wrap_codes: vec!["CB1H".into(), "LATER".into()], ..d() }).await,
+        set(&[&s.lead_linked, &s.agent])
+    );
+    // Filters combine with AND.
+    let both = CallbackFilter { campaign_ids: vec![s.w.campaign.id], states: vec![CallbackState::Completed], ..d() };
+    assert_eq!(list_all(st, &both).await, set(&[&s.cancelled]));
+}
+
+pub async fn list_filters_by_phone_including_lead_phones(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    let st = store.as_ref();
+    let phones =
+        |p: &[&str]| CallbackFilter { phones: Some(p.iter().map(|x| x.to_string()).collect()), ..Default::default() };
+    // The callback's own number, in two campaigns.
+    assert_eq!(list_all(st, &phones(&["+442079990001"])).await, set(&[&s.lead_linked, &s.other_campaign]));
+    // The lead's second phone finds the callback linked to that lead.
+    assert_eq!(list_all(st, &phones(&["+442072222222"])).await, set(&[&s.lead_linked]));
+    assert_eq!(list_all(st, &phones(&["+442079990003", "+442071111111"])).await, set(&[&s.agent, &s.lead_linked]));
+    assert!(list_all(st, &phones(&["+15550000000"])).await.is_empty());
+    assert!(list_all(st, &phones(&[])).await.is_empty(), "Some(vec![]) matches nothing");
+}
+
+pub async fn list_searches_text_in_each_field(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    let st = store.as_ref();
+    let q =
+        |field: SearchField, text: &str| CallbackFilter { text: Some((field, text.to_string())), ..Default::default() };
+    let id_text = s.agent.id.to_string();
+    assert_eq!(list_all(st, &q(SearchField::Id, &id_text)).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &q(SearchField::Id, &id_text[24..].to_uppercase())).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &q(SearchField::Phone, "79990003")).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &q(SearchField::Phone, "020 7999")).await, set(&[&s.agent]), "the raw number too");
+    assert_eq!(list_all(st, &q(SearchField::State, "queu")).await, set(&[&s.queued]));
+    assert_eq!(list_all(st, &q(SearchField::Campaign, "RETENT")).await, set(&[&s.other_campaign]));
+    assert_eq!(list_all(st, &q(SearchField::List, "spring")).await, set(&[&s.lead_linked]));
+    assert_eq!(list_all(st, &q(SearchField::Queue, "suppo")).await, set(&[&s.queued]));
+    assert_eq!(list_all(st, &q(SearchField::Agent, "alice")).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &q(SearchField::Lead, "o'brien")).await, set(&[&s.lead_linked]));
+    assert_eq!(list_all(st, &q(SearchField::Lead, &s.w.lead.id.to_string())).await, set(&[&s.lead_linked]));
+    assert_eq!(list_all(st, &q(SearchField::WrapCode, "cb1")).await, set(&[&s.lead_linked]));
+    assert_eq!(list_all(st, &q(SearchField::Notes, "vip")).await, set(&[&s.lead_linked]));
+    // LIKE wildcards in the needle are literal characters.
+    assert_eq!(list_all(st, &q(SearchField::Notes, "100%")).await, set(&[&s.lead_linked]));
+    assert_eq!(list_all(st, &q(SearchField::Notes, "o_b")).await, set(&[&s.other_campaign]));
+    assert!(list_all(st, &q(SearchField::Notes, "%")).await.len() == 1);
+    // Any: notes, names, wrap codes and numbers.
+    assert_eq!(list_all(st, &q(SearchField::Any, "brien")).await, set(&[&s.lead_linked, &s.other_campaign]));
+    assert_eq!(list_all(st, &q(SearchField::Any, "later")).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &q(SearchField::Any, "winback")).await, set(&[&s.other_campaign]));
+    assert_eq!(list_all(st, &q(SearchField::Any, "alice")).await, set(&[&s.agent]));
+    assert_eq!(list_all(st, &q(SearchField::Any, "79990007")).await, set(&[&s.late]));
+    assert!(list_all(st, &q(SearchField::Any, "no such thing")).await.is_empty());
+}
+
+pub async fn list_filters_overdue_callbacks(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    // At t0+5min: `late` (earliest t0-60min) and `lead_linked` (earliest t0, window 2 min) are overdue;
+    // queued, completed and unknown-earliest callbacks never are.
+    let f = CallbackFilter { overdue_at: Some(at(5)), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &f).await, set(&[&s.late, &s.lead_linked]));
+    // Exactly at earliest + window it is not yet overdue.
+    let f = CallbackFilter { overdue_at: Some(at(2)), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &f).await, set(&[&s.late]));
+    // A later earliest time (rescheduled) moves the deadline.
+    let mut req = step(s.late.id, Action::Reschedule);
+    req.update.earliest_time = Some(Some(at(60)));
+    store.transition_callback(req).await.unwrap();
+    let f = CallbackFilter { overdue_at: Some(at(5)), ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &f).await, set(&[&s.lead_linked]));
+}
+
+pub async fn list_pages_and_counts(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    let mut sorted = s.all.clone();
+    sorted.sort_by_key(|c| (c.desired_time, c.id));
+    let page = |n: u32| PageRequest { page: n, page_size: 3 };
+    let f = CallbackFilter::default();
+    let p1 = store.list_callbacks(&f, Sort::default(), page(1)).await.unwrap();
+    let p2 = store.list_callbacks(&f, Sort::default(), page(2)).await.unwrap();
+    let p3 = store.list_callbacks(&f, Sort::default(), page(3)).await.unwrap();
+    let p9 = store.list_callbacks(&f, Sort::default(), page(9)).await.unwrap();
+    assert_eq!(p1.total, 7);
+    assert_eq!(p2.total, 7);
+    assert_eq!(p9.total, 7);
+    assert_eq!(p1.items, sorted[0..3].to_vec());
+    assert_eq!(p2.items, sorted[3..6].to_vec());
+    assert_eq!(p3.items, sorted[6..].to_vec());
+    assert!(p9.items.is_empty());
+    // The total counts the filter, not the page.
+    let f = CallbackFilter { campaign_ids: vec![s.w.campaign.id], ..Default::default() };
+    let p = store.list_callbacks(&f, Sort::default(), page(2)).await.unwrap();
+    assert_eq!(p.total, 6);
+    assert_eq!(p.items.len(), 3);
+}
+
+pub async fn list_sorts_by_each_field_both_ways(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    // Give updated_at some spread.
+    let mut req = step(s.agent.id, Action::Reschedule);
+    req.at = at(-500);
+    let agent = store.transition_callback(req).await.unwrap();
+    let all: Vec<Callback> = s.all.iter().map(|c| if c.id == agent.id { agent.clone() } else { c.clone() }).collect();
+    let lifecycle = |st: CallbackState| CallbackState::ALL.iter().position(|x| *x == st).unwrap_or(0);
+    for field in SortField::ALL {
+        let mut expected = all.clone();
+        match field {
+            SortField::DesiredTime => expected.sort_by_key(|c| (c.desired_time, c.id)),
+            // Unknown earliest times sort after every known one.
+            SortField::EarliestTime => expected.sort_by_key(|c| (c.earliest_time.is_none(), c.earliest_time, c.id)),
+            SortField::CreatedAt => expected.sort_by_key(|c| (c.created_at, c.id)),
+            SortField::UpdatedAt => expected.sort_by_key(|c| (c.updated_at, c.id)),
+            SortField::State => expected.sort_by_key(|c| (lifecycle(c.state), c.id)),
+            SortField::Phone => expected.sort_by(|a, b| (&a.phone, a.id).cmp(&(&b.phone, b.id))),
+            SortField::Priority => expected.sort_by_key(|c| (c.priority, c.id)),
+        }
+        for descending in [false, true] {
+            let got = store
+                .list_callbacks(&CallbackFilter::default(), Sort { field, descending }, PageRequest::default())
+                .await
+                .unwrap();
+            let want: Vec<CallbackId> =
+                if descending { ids(&expected).into_iter().rev().collect() } else { ids(&expected) };
+            assert_eq!(ids(&got.items), want, "sort by {} descending={descending}", field.as_str());
+        }
+    }
+}
+
+pub async fn search_finds_by_id_and_by_phone_newest_first(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    let st = store.as_ref();
+    assert_eq!(ids(&st.search_callbacks(Some(s.cancelled.id), &[], 10).await.unwrap()), vec![s.cancelled.id]);
+    let by_phone = st.search_callbacks(None, &["+442079990001".to_string()], 10).await.unwrap();
+    assert_eq!(ids(&by_phone), vec![s.other_campaign.id, s.lead_linked.id], "newest desired time first");
+    let by_lead_phone = st.search_callbacks(None, &["+442071111111".to_string()], 10).await.unwrap();
+    assert_eq!(ids(&by_lead_phone), vec![s.lead_linked.id]);
+    let either = st.search_callbacks(Some(s.agent.id), &["+442079990001".to_string()], 10).await.unwrap();
+    assert_eq!(ids(&either), vec![s.agent.id, s.other_campaign.id, s.lead_linked.id]);
+    assert_eq!(st.search_callbacks(Some(s.agent.id), &["+442079990001".to_string()], 2).await.unwrap().len(), 2);
+    assert!(st.search_callbacks(None, &[], 10).await.unwrap().is_empty());
+    assert!(st.search_callbacks(Some(CallbackId::new()), &[], 10).await.unwrap().is_empty());
+    assert_eq!(st.search_callbacks(None, &["+442079990005".to_string()], 10).await.unwrap(), vec![s.unknown_earliest]);
+}
+
+pub async fn slot_bookings_count_active_bookings_per_slot(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let (s1, s2, outside) = (at(60), at(75), at(120));
+    let mut n = 0;
+    let mut book = async |slot: Timestamp, queue_id: QueueId| {
+        n += 1;
+        let mut c = callback(&w, &format!("+4420700004{n:02}"), slot);
+        c.slot_start = Some(slot);
+        c.queue_id = Some(queue_id);
+        create(store.as_ref(), c).await
+    };
+    book(s1, w.queue.id).await;
+    book(s1, w.queue.id).await;
+    book(s2, w.queue.id).await;
+    let gone = book(s2, w.queue.id).await;
+    book(s1, w.queue2.id).await;
+    book(outside, w.queue.id).await;
+    store.transition_callback(step(gone.id, CANCEL)).await.unwrap();
+    // A callback without a slot is not a booking.
+    create(store.as_ref(), callback(&w, "+442070000499", s1)).await;
+    assert_eq!(store.slot_bookings(w.queue.id, s1, outside).await.unwrap(), vec![(s1, 2), (s2, 1)]);
+    assert_eq!(store.slot_bookings(w.queue2.id, s1, outside).await.unwrap(), vec![(s1, 1)]);
+    assert!(store.slot_bookings(w.other_queue.id, s1, outside).await.unwrap().is_empty());
+}
+
+pub async fn tokens_are_created_found_and_counted(store: Arc<dyn Store>) {
+    assert_eq!(store.count_tokens().await.unwrap(), 0);
+    let a = store.create_token("ivr", Role::Supervisor, "hash-a", None).await.unwrap();
+    let b = store.create_token("bi", Role::Monitor, "hash-b", Some(at(60))).await.unwrap();
+    assert_eq!(
+        (a.name.as_str(), a.role, a.secret_hash.as_str(), a.revoked),
+        ("ivr", Role::Supervisor, "hash-a", false)
+    );
+    assert_eq!(b.expires_at, Some(at(60)));
+    assert_ne!(a.id, b.id);
+    assert_eq!(store.find_token("hash-a").await.unwrap(), Some(a));
+    assert_eq!(store.find_token("hash-b").await.unwrap(), Some(b));
+    assert_eq!(store.find_token("nope").await.unwrap(), None);
+    assert_eq!(store.count_tokens().await.unwrap(), 2);
+    assert_conflict(store.create_token("again", Role::Admin, "hash-a", None).await);
+    assert_eq!(store.count_tokens().await.unwrap(), 2);
+}
+
+pub async fn a_batch_create_stores_the_accepted_items_and_reports_the_refused(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ok1 = callback(&w, "+442070000001", at(10));
+    let dup = callback(&w, "+442070000001", at(20));
+    let ok2 = callback(&w, "+442070000002", at(30));
+    let mut full = callback(&w, "+442070000003", at(40));
+    full.slot_start = Some(at(40));
+    let mut orphan = callback(&w, "+442070000004", at(50));
+    orphan.queue_id = Some(987_654);
+    let ok3 = callback(&w, "+442070000005", at(60));
+    let batch = vec![
+        NewCallback { event_action: "imported".into(), ..new_limited(ok1.clone(), 1) },
+        new_limited(dup.clone(), 1),
+        NewCallback { event_action: "imported".into(), ..new_limited(ok2.clone(), 1) },
+        NewCallback { slot_capacity: Some(0), ..new(full.clone()) },
+        new(orphan.clone()),
+        NewCallback { event_action: "imported".into(), ..new(ok3.clone()) },
+    ];
+    let results = store.create_callbacks(batch).await.unwrap();
+    assert_eq!(results.len(), 6);
+    assert_eq!(results[0].as_ref().unwrap(), &CreateOutcome::Created(ok1.clone()));
+    assert!(
+        matches!(&results[1], Err(StoreError::Duplicate { existing_id }) if *existing_id == ok1.id),
+        "{:?}",
+        results[1]
+    );
+    assert_eq!(results[2].as_ref().unwrap(), &CreateOutcome::Created(ok2.clone()));
+    assert!(matches!(&results[3], Err(StoreError::SlotFull { .. })), "{:?}", results[3]);
+    assert!(results[4].is_err(), "a callback in a missing queue is refused: {:?}", results[4]);
+    assert_eq!(results[5].as_ref().unwrap(), &CreateOutcome::Created(ok3.clone()));
+    for stored in [&ok1, &ok2, &ok3] {
+        assert_eq!(store.get_callback(stored.id).await.unwrap().as_ref(), Some(stored));
+        let events = store.callback_events(stored.id).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].action, "imported");
+    }
+    for refused in [&dup, &full, &orphan] {
+        assert_eq!(store.get_callback(refused.id).await.unwrap(), None);
+        assert!(store.callback_events(refused.id).await.unwrap().is_empty());
+    }
+    assert_eq!(list_all(store.as_ref(), &CallbackFilter::default()).await.len(), 3);
+    assert!(store.create_callbacks(Vec::new()).await.unwrap().is_empty());
+}

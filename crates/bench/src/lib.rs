@@ -1,0 +1,482 @@
+//! `rebound bench`: Rebound's own benchmark. It starts a real server (the production router over a
+//! fresh SQLite store in a temporary directory) on a loopback port and drives it over HTTP the way
+//! integrations do, then prints each figure next to the machine's ceiling: raw group-committed
+//! SQLite inserts of the same rows, measured in the same run, so figures from different machines
+//! can be compared as ratios.
+//!
+//! Cells (select with `--only`):
+//! - `ceiling`: raw inserts of callback rows in large transactions, `synchronous=FULL` (rows/s).
+//! - `creates`: durable single creates, `--connections` concurrent keep-alive connections, every
+//!   rule on (phone normalisation, earliest time, duplicate check, slot capacity, audit event).
+//! - `bulk`: `POST /callbacks/import` in batches until `--bulk` callbacks are stored (rows/s).
+//! - `search`: quick search by a national-format number once `--stored` callbacks exist (p50/p99).
+//! - `list`: a 250-row filtered page (one-day range, sorted by desired time) at `--stored` (p50/p99).
+//!
+//! Timings live here and only here: tests assert behaviour, this measures it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use jiff::{SignedDuration, Timestamp};
+use rebound_domain::access::Role;
+use rebound_domain::clock::SystemClock;
+use rebound_server::{AppConfig, AppState, auth};
+use rebound_store::Store;
+use rebound_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+
+/// Options of `rebound bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Durable single creates to send.
+    #[arg(long, default_value_t = 100_000)]
+    pub creates: usize,
+    /// Concurrent HTTP connections for the create cell.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Callbacks to create through the bulk import endpoint (timed).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub bulk: usize,
+    /// Callbacks stored before the search and list cells run (filled up by bulk import).
+    #[arg(long, default_value_t = 3_000_000)]
+    pub stored: usize,
+    /// Queries per read cell.
+    #[arg(long, default_value_t = 2_000)]
+    pub queries: usize,
+    /// Rows for the raw-insert ceiling.
+    #[arg(long, default_value_t = 500_000)]
+    pub ceiling_rows: usize,
+    /// Comma-separated cells to run: ceiling,creates,bulk,search,list (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where the temporary database goes (default: the system temp dir).
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl BenchArgs {
+    fn wants(&self, cell: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|c| c == cell)
+    }
+}
+
+/// Rows of the import body per request.
+const IMPORT_BATCH: usize = 5_000;
+/// Concurrent import requests.
+const IMPORT_CONCURRENCY: usize = 2;
+/// Scheduled callbacks spread over this many 5-minute slots (60 days).
+const SLOT_SPREAD: usize = 60 * 24 * 12;
+
+/// Runs the selected cells and prints a report; returns it as Markdown too.
+pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
+    let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    let dir = tempfile::Builder::new().prefix("rebound-bench-").tempdir_in(&base)?;
+    let mut report = Report::default();
+    report.line(format!(
+        "rebound bench — {} cores, {}, data in {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
+        dir.path().display()
+    ));
+
+    let ceiling = if args.wants("ceiling") {
+        let path = dir.path().join("ceiling.db");
+        let rate = rebound_store_sqlite::ceiling::raw_insert_rate(&path, args.ceiling_rows)?;
+        report.cell("ceiling: raw group-committed inserts", format!("{rate:.0} rows/s"), None);
+        Some(rate)
+    } else {
+        None
+    };
+
+    let server = BenchServer::start(dir.path()).await?;
+    let mut stored = 0usize;
+
+    if args.wants("creates") && args.creates > 0 {
+        let (rate, lat) = creates_cell(&server, args.creates, args.connections).await?;
+        stored += args.creates;
+        report.cell(
+            &format!("creates: durable single creates, {} connections", args.connections),
+            format!("{rate:.0}/s, p50 {} p99 {}", ms(lat.p50), ms(lat.p99)),
+            ceiling.map(|c| rate / c),
+        );
+    }
+
+    if args.wants("bulk") && args.bulk > 0 {
+        let started = Instant::now();
+        import(&server, stored, args.bulk).await?;
+        let rate = args.bulk as f64 / started.elapsed().as_secs_f64();
+        stored += args.bulk;
+        report.cell("bulk: import endpoint", format!("{rate:.0} rows/s"), ceiling.map(|c| rate / c));
+    }
+
+    let wants_reads = args.wants("search") || args.wants("list");
+    if wants_reads && stored < args.stored {
+        let started = Instant::now();
+        import(&server, stored, args.stored - stored).await?;
+        report.line(format!(
+            "(filled to {} stored callbacks in {:.1} s)",
+            args.stored,
+            started.elapsed().as_secs_f64()
+        ));
+        stored = args.stored;
+    }
+
+    if args.wants("search") && stored > 0 {
+        let lat = search_cell(&server, stored, args.queries).await?;
+        report.cell(
+            &format!("search: phone, national format, {stored} stored"),
+            format!("p50 {} p99 {}", ms(lat.p50), ms(lat.p99)),
+            None,
+        );
+    }
+
+    if args.wants("list") && stored > 0 {
+        let lat = list_cell(&server, args.queries).await?;
+        report.cell(
+            &format!("list: 250-row page, one-day range, {stored} stored"),
+            format!("p50 {} p99 {}", ms(lat.p50), ms(lat.p99)),
+            None,
+        );
+    }
+
+    println!("{}", report.text);
+    Ok(report.text)
+}
+
+/// A server on a loopback port with an admin token and a campaign/queue fixture.
+struct BenchServer {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+    campaign_id: i64,
+    queue_id: i64,
+    /// Desired times of created callbacks are spread from here.
+    start: Timestamp,
+}
+
+impl BenchServer {
+    async fn start(dir: &std::path::Path) -> anyhow::Result<BenchServer> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir)?);
+        let token = auth::generate_token_secret();
+        store.create_token("bench", Role::Admin, &auth::hash_token_secret(&token), None).await?;
+        let state = AppState::new(store, Arc::new(SystemClock), AppConfig::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}/api/v1", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, rebound_server::router(state)).await });
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1024).tcp_nodelay(true).build()?;
+
+        let all_day = json!([["00:00", "24:00"]]);
+        let campaign = post(
+            &client,
+            &format!("{base}/campaigns"),
+            &token,
+            &json!({
+                "name": "Bench London", "direction": "outbound", "timezone": "Europe/London",
+                "region": "GB", "running": true,
+                "dialling_hours": {"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
+                                   "fri": all_day, "sat": all_day, "sun": all_day},
+                "lead_calling_hours": ["00:00", "24:00"],
+            }),
+        )
+        .await?;
+        let campaign_id = campaign["id"].as_i64().context("campaign id")?;
+        let queue = post(
+            &client,
+            &format!("{base}/queues"),
+            &token,
+            &json!({"name": "Bench queue", "campaign_id": campaign_id, "slot_minutes": 5,
+                    "slot_capacity": 1000, "duplicate_policy": "one"}),
+        )
+        .await?;
+        let queue_id = queue["id"].as_i64().context("queue id")?;
+        // Whole hours from tomorrow, so every desired time is in the future and on the slot grid.
+        let start = Timestamp::from_second((Timestamp::now().as_second() / 3600 + 24) * 3600)?;
+        Ok(BenchServer { base, token, client, campaign_id, queue_id, start })
+    }
+
+    fn body_maker(&self) -> BodyMaker {
+        BodyMaker { campaign_id: self.campaign_id, queue_id: self.queue_id, start: self.start }
+    }
+}
+
+/// A distinct, valid London number for each index (020 7xxx xxxx, then 020 8xxx xxxx, …).
+fn e164(i: usize) -> String {
+    let block = ["7", "8", "3"][i / 10_000_000 % 3];
+    format!("+4420{block}{:07}", i % 10_000_000)
+}
+
+/// The same number in national format with spaces, as a person would type it.
+fn national(i: usize) -> String {
+    let e = e164(i);
+    format!("0{} {} {}", &e[3..5], &e[5..9], &e[9..])
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
+    let response = client.post(url).bearer_auth(token).json(body).send().await?;
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("POST {url} answered {status}: {value}");
+    }
+    Ok(value)
+}
+
+async fn creates_cell(server: &BenchServer, n: usize, connections: usize) -> anyhow::Result<(f64, Latency)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("{}/callbacks", server.base);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let next = next.clone();
+        let client = server.client.clone();
+        let url = url.clone();
+        let token = server.token.clone();
+        let maker = server.body_maker();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n / connections + 1);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let body = maker.body(i);
+                let t0 = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let bytes = response.bytes().await?;
+                latencies.push(t0.elapsed());
+                if status.as_u16() != 201 {
+                    bail!("create {i} answered {status}: {}", String::from_utf8_lossy(&bytes));
+                }
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, Latency::of(all)))
+}
+
+/// Builds create bodies (a distinct London number, a desired time spread over 60 days of 5-minute
+/// slots) without holding the server, so tasks can copy it.
+#[derive(Clone, Copy)]
+struct BodyMaker {
+    campaign_id: i64,
+    queue_id: i64,
+    start: Timestamp,
+}
+
+impl BodyMaker {
+    fn body(&self, i: usize) -> Vec<u8> {
+        let desired = self.start + SignedDuration::from_mins(5 * (i % SLOT_SPREAD) as i64);
+        format!(
+            r#"{{"type":"queue","campaign_id":{},"queue_id":{},"phone":"{}","desired_time":"{}"}}"#,
+            self.campaign_id,
+            self.queue_id,
+            e164(i),
+            desired
+        )
+        .into_bytes()
+    }
+}
+
+/// Stores callbacks `first..first+count` through the import endpoint.
+async fn import(server: &BenchServer, first: usize, count: usize) -> anyhow::Result<()> {
+    let url = format!("{}/callbacks/import", server.base);
+    let next = Arc::new(AtomicUsize::new(0));
+    let batches = count.div_ceil(IMPORT_BATCH);
+    let mut tasks = Vec::new();
+    for _ in 0..IMPORT_CONCURRENCY {
+        let next = next.clone();
+        let client = server.client.clone();
+        let url = url.clone();
+        let token = server.token.clone();
+        let maker = server.body_maker();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches {
+                    break;
+                }
+                let lo = first + b * IMPORT_BATCH;
+                let hi = (lo + IMPORT_BATCH).min(first + count);
+                let mut body = Vec::with_capacity((hi - lo) * 140 + 16);
+                body.extend_from_slice(br#"{"items":["#);
+                for i in lo..hi {
+                    if i > lo {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(&maker.body(i));
+                }
+                body.extend_from_slice(b"]}");
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let value: Value = response.json().await?;
+                let created = value["created"].as_u64().unwrap_or(0) as usize;
+                if !status.is_success() || created != hi - lo {
+                    let first_error = value["items"].as_array().and_then(|items| {
+                        items.iter().find(|item| item.get("error").is_some_and(|e| !e.is_null())).cloned()
+                    });
+                    bail!("import of {lo}..{hi} answered {status}, created {created}; first error: {first_error:?}");
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+async fn search_cell(server: &BenchServer, stored: usize, queries: usize) -> anyhow::Result<Latency> {
+    let mut latencies = Vec::with_capacity(queries);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..queries {
+        let i = (rng.next() as usize) % stored;
+        let t0 = Instant::now();
+        let response = server
+            .client
+            .get(format!("{}/callbacks?{}", server.base, query(&[("phone", &national(i))])))
+            .bearer_auth(&server.token)
+            .send()
+            .await?;
+        let status = response.status();
+        let value: Value = response.json().await?;
+        latencies.push(t0.elapsed());
+        if !status.is_success() || value["total"].as_u64() != Some(1) {
+            bail!("search for callback {i} answered {status}: {value}");
+        }
+    }
+    Ok(Latency::of(latencies))
+}
+
+async fn list_cell(server: &BenchServer, queries: usize) -> anyhow::Result<Latency> {
+    let mut latencies = Vec::with_capacity(queries);
+    let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+    for _ in 0..queries {
+        // A random day of the spread, a random page among the first 20 (what people page through).
+        let day = (rng.next() % 59) as i64;
+        let page = 1 + rng.next() % 20;
+        let from = server.start + SignedDuration::from_hours(24 * day);
+        let to = from + SignedDuration::from_hours(24);
+        let t0 = Instant::now();
+        let response = server
+            .client
+            .get(format!(
+                "{}/callbacks?{}",
+                server.base,
+                query(&[
+                    ("from", &from.to_string()),
+                    ("to", &to.to_string()),
+                    ("sort", "desired_time"),
+                    ("page", &page.to_string()),
+                    ("page_size", "250"),
+                ])
+            ))
+            .bearer_auth(&server.token)
+            .send()
+            .await?;
+        let status = response.status();
+        let value: Value = response.json().await?;
+        latencies.push(t0.elapsed());
+        let rows = value["items"].as_array().map_or(0, Vec::len);
+        if !status.is_success() || rows != 250 {
+            bail!("list page {page} of day {day} answered {status} with {rows} rows");
+        }
+    }
+    Ok(Latency::of(latencies))
+}
+
+/// A URL-encoded query string.
+fn query(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
+struct Latency {
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Latency {
+    fn of(mut samples: Vec<Duration>) -> Latency {
+        samples.sort_unstable();
+        let at = |q: f64| samples.get(((samples.len() as f64 * q) as usize).min(samples.len().saturating_sub(1)));
+        Latency { p50: at(0.50).copied().unwrap_or_default(), p99: at(0.99).copied().unwrap_or_default() }
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A tiny deterministic generator, so runs query the same numbers.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    text: String,
+}
+
+impl Report {
+    fn line(&mut self, line: String) {
+        println!("{line}");
+        self.text.push_str(&line);
+        self.text.push('\n');
+    }
+
+    fn cell(&mut self, name: &str, figure: String, ratio: Option<f64>) {
+        let ratio = ratio.map(|r| format!("  ({:.2} × ceiling)", r)).unwrap_or_default();
+        self.line(format!("{name:<55} {figure}{ratio}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_numbers_are_valid_and_distinct_in_both_formats() {
+        for i in [0, 1, 9_999_999, 10_000_000, 25_000_001] {
+            let e = rebound_domain::phone::PhoneNumber::parse(&e164(i), None).expect("valid E.164");
+            let n = rebound_domain::phone::PhoneNumber::parse(&national(i), Some("GB")).expect("valid national");
+            assert_eq!(e, n, "index {i}");
+        }
+        assert_ne!(e164(0), e164(10_000_000));
+    }
+
+    #[test]
+    fn percentiles_pick_the_right_samples() {
+        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let lat = Latency::of(samples);
+        assert_eq!(lat.p50, Duration::from_millis(51));
+        assert_eq!(lat.p99, Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,31 @@
+//! Opening the store the configuration names. The one place that knows which backend crates exist;
+//! everything after this speaks only `rebound_store::Store`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rebound_store::Store;
+use rebound_store_sqlite::{SqliteOptions, SqliteStore};
+
+use crate::config::Database;
+
+/// Opens (creating when needed) the store and runs its migrations.
+pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
+    match database {
+        Database::Sqlite { file } => {
+            let file = file.clone();
+            // Opening creates files, runs migrations and starts the writer thread: blocking work.
+            let store = tokio::task::spawn_blocking(move || {
+                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+                }
+                SqliteStore::open(&file, SqliteOptions::default())
+                    .with_context(|| format!("cannot open the SQLite database {}", file.display()))
+            })
+            .await
+            .context("the store-opening task failed")??;
+            Ok(Arc::new(store))
+        }
+    }
+}

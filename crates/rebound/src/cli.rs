@@ -1,0 +1,169 @@
+//! The command line: clap definitions only. Turning flags into settings is [`crate::config`]'s job;
+//! running a subcommand is [`crate::run`]'s.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rebound_domain::access::Role;
+
+use crate::config::Flags;
+use rebound_bench::BenchArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rebound",
+    version,
+    about = "Rebound: callback management server for contact centres",
+    long_about = "Rebound: callback management server for contact centres.\n\n\
+        Settings come from defaults, then a TOML file (--config, or rebound.toml in the data directory), \
+        then REBOUND_* environment variables (REBOUND_DATA_DIR, REBOUND_LISTEN, REBOUND_DATABASE_URL, \
+        REBOUND_RETENTION_DAYS, REBOUND_LOG, REBOUND_BOOTSTRAP_TOKEN, REBOUND_MAX_BODY_BYTES, \
+        REBOUND_MAX_IMPORT_BODY_BYTES, REBOUND_CONFIG), then flags; each later source wins."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (API, console) until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// Run the server with demo data loaded into an empty store (the same as `serve --demo`).
+    Demo(DemoArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(StoreArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Measure throughput and latency against a store.
+    Bench(BenchArgs),
+}
+
+/// Where the data lives; shared by every subcommand that opens the store.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded database and an optional rebound.toml [default: ./rebound-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite:///path/to/rebound.db`, or a file or directory path (embedded store); PostgreSQL arrives later.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// A TOML configuration file [default: rebound.toml in the data directory, if present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Load demo data first when the store has no campaigns.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+impl From<DemoArgs> for ServeArgs {
+    fn from(args: DemoArgs) -> Self {
+        ServeArgs { store: args.store, listen: args.listen, demo: true }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print its secret (shown only this once; only a hash is stored).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreateArgs {
+    /// What the token may do.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// A name to recognise the token by (shown in audit events) [default: cli-<role>].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The roles as clap values (so `--help` lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Supervisor,
+    Monitor,
+    Agent,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Monitor => Role::Monitor,
+            RoleArg::Agent => Role::Agent,
+        }
+    }
+}
+
+impl StoreArgs {
+    pub fn flags(&self) -> Flags {
+        Flags {
+            data_dir: self.data_dir.clone(),
+            listen: None,
+            database_url: self.database_url.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl ServeArgs {
+    pub fn flags(&self) -> Flags {
+        Flags { listen: self.listen.clone(), ..self.store.flags() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn demo_is_serve_with_demo_data() {
+        let cli = Cli::try_parse_from(["rebound", "demo", "--data-dir", "/tmp/x", "--listen", "127.0.0.1:1"]).unwrap();
+        let Command::Demo(args) = cli.command else { panic!("not demo") };
+        let serve = ServeArgs::from(args);
+        assert!(serve.demo);
+        assert_eq!(serve.flags().listen.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(serve.flags().data_dir, Some(PathBuf::from("/tmp/x")));
+    }
+
+    #[test]
+    fn token_create_needs_a_known_role() {
+        let cli =
+            Cli::try_parse_from(["rebound", "token", "create", "--role", "monitor", "--name", "wallboard"]).unwrap();
+        let Command::Token(TokenCommand::Create(args)) = cli.command else { panic!("not token create") };
+        assert_eq!(Role::from(args.role), Role::Monitor);
+        assert_eq!(args.name.as_deref(), Some("wallboard"));
+        assert!(Cli::try_parse_from(["rebound", "token", "create", "--role", "root"]).is_err());
+        assert!(Cli::try_parse_from(["rebound", "token", "create"]).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! The `rebound` executable: parses the command line and hands it to [`rebound::run`]. Errors are
+//! printed once, with their causes, and turn into a non-zero exit status; nothing panics on bad input.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = rebound::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rebound: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(rebound::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rebound: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `rebound serve` (and `rebound demo`): startup in a fixed order, the HTTP server, graceful shutdown.
+//!
+//! Order matters: signal handlers are installed before anything is printed, so a supervisor (or a
+//! test) that sends SIGTERM as soon as it sees output gets a clean shutdown rather than the default
+//! "killed by signal". Then the store is opened (running migrations), access is bootstrapped, demo
+//! data loaded if asked, the socket bound, and only then is the address printed: the
+//! "listening on" line on stdout is the signal that the server is ready.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rebound_domain::clock::{Clock, SystemClock};
+use rebound_server::{AppState, router};
+
+use crate::config::Config;
+use crate::token::{self, Bootstrap};
+use crate::{backend, demo};
+
+/// How long in-flight requests (and open keep-alive or streaming connections) get to finish after a
+/// shutdown signal before the process stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
+    let shutdown = ShutdownSignal::install()?;
+    tracing::info!(database = %config.database, "opening the store");
+    let store = backend::open_store(&config.database).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    let bootstrap = token::bootstrap(store.as_ref(), config.bootstrap_token.as_ref()).await?;
+
+    if load_demo {
+        let options =
+            demo::DemoOptions { now: clock.now(), retention_days: config.retention_days, ..Default::default() };
+        match demo::load_if_empty(store.as_ref(), &options).await? {
+            Some(summary) => println!("{summary}"),
+            None => println!("Demo data not loaded: the store already has campaigns."),
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr().context("cannot read the listening address")?;
+    let base_url = format!("http://{}", display_addr(local));
+
+    match &bootstrap {
+        Bootstrap::Generated(created) => print_banner(&base_url, created.secret.expose()),
+        Bootstrap::FromConfig { id } => {
+            println!("Created the admin token 'bootstrap' (id {id}) from REBOUND_BOOTSTRAP_TOKEN.");
+        }
+        Bootstrap::AlreadyConfigured => {}
+    }
+    println!("Rebound {} listening on {base_url}", env!("CARGO_PKG_VERSION"));
+    // Flush so whoever waits for the line above sees it now, not at exit.
+    std::io::stdout().flush().ok();
+    tracing::info!(listen = %local, "serving");
+
+    let state = AppState::new(store, clock, config.app_config());
+    let app = router(state);
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        // Resolves once `true` is sent (or the sender is gone, which also means "stop").
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => result.context("the HTTP server failed")?,
+        signal = shutdown.recv() => {
+            tracing::info!(signal, "shutting down: no new connections; finishing in-flight requests");
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(result) => result.context("the HTTP server failed while shutting down")?,
+                Err(_) => tracing::warn!(
+                    grace_secs = SHUTDOWN_GRACE.as_secs(),
+                    "connections still open after the grace period; stopping anyway"
+                ),
+            }
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The shutdown signals, registered eagerly (a `tokio::signal::ctrl_c()` future only registers its
+/// handler when first polled, which would leave a window where SIGINT kills the process outright).
+struct ShutdownSignal {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignal {
+                terminate: signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?,
+                interrupt: signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ShutdownSignal {})
+        }
+    }
+
+    /// Waits for the first signal and names it.
+    async fn recv(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.terminate.recv() => "SIGTERM",
+                _ = self.interrupt.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// The address as a client should type it: a wildcard listen address is reached via loopback.
+fn display_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port()),
+        _ => addr,
+    }
+}
+
+/// The one time a generated admin secret is shown. It goes to stdout, not the log, so log shipping
+/// never carries it.
+fn print_banner(base_url: &str, secret: &str) {
+    let rule = "=".repeat(78);
+    println!("{rule}");
+    println!("  Rebound created an admin API token for this new installation.");
+    println!("  It is shown ONLY THIS ONCE (only its hash is stored). Keep it safe.");
+    println!();
+    println!("  token: {secret}");
+    println!();
+    println!("  Try it:");
+    println!("    curl -H \"Authorization: Bearer {secret}\" {base_url}/api/v1/campaigns");
+    println!();
+    println!("  API docs:  {base_url}/api/docs");
+    println!("  More tokens: rebound token create --role admin|supervisor|monitor|agent");
+    println!("{rule}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_addresses_are_shown_as_loopback() {
+        assert_eq!(display_addr("0.0.0.0:8080".parse().unwrap()), "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(display_addr("[::]:8080".parse().unwrap()), "[::1]:8080".parse().unwrap());
+        assert_eq!(display_addr("10.1.2.3:80".parse().unwrap()), "10.1.2.3:80".parse().unwrap());
+    }
+}

@@ -1,0 +1,454 @@
+//! The JSON shapes of the API that are not domain records: request bodies (strict:
+//! `deny_unknown_fields`, contract defaults), list envelopes and derived views.
+//!
+//! Request bodies carry raw text where a value needs a domain rule to be read (phones, times,
+//! hours): the service layer parses those, so a bad value is a 422 naming its rule rather than a
+//! generic 400. Responses reuse the domain records (`rebound_domain::model`) as they are.
+
+use jiff::Timestamp;
+use rebound_domain::access::Role;
+use rebound_domain::hours::{CallingHours, DateException, DiallingHours};
+use rebound_domain::model::*;
+use rebound_domain::slots::CapacityGrid;
+use rebound_domain::time::Disambiguation;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ErrorObject;
+
+/// For PATCH fields that may be set to `null`: absent → `None`, `null` → `Some(None)`.
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn outbound() -> Direction {
+    Direction::Outbound
+}
+
+/// One page of a list: `{"items", "page", "page_size", "total"}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: u64,
+}
+
+/// The paging parameters every list accepts.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: lists read their parameters with `Params`.
+pub struct PageParams {
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page (default 250, at most 1000).
+    pub page_size: Option<u32>,
+}
+
+// ---- campaigns ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignCreate {
+    pub name: String,
+    /// Default `outbound`.
+    #[serde(default = "outbound")]
+    pub direction: Direction,
+    /// IANA timezone, e.g. `Europe/London`.
+    pub timezone: String,
+    /// ISO 3166 region for national-format numbers, e.g. `GB`.
+    pub region: String,
+    #[serde(default = "yes")]
+    pub running: bool,
+    #[schema(value_type = DiallingHours)]
+    pub dialling_hours: Value,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<DateException>>)]
+    pub exceptions: Option<Value>,
+    /// Default `["08:00","21:00"]`.
+    #[serde(default)]
+    #[schema(value_type = Option<CallingHours>)]
+    pub lead_calling_hours: Option<Value>,
+    #[serde(default)]
+    pub allow_unassigned_agent_callbacks: bool,
+    pub auto_callback_list_id: Option<ListId>,
+    #[serde(default)]
+    pub lists: Vec<ListId>,
+    /// Default 120.
+    pub window_secs: Option<u32>,
+    /// Default 3.
+    pub max_attempts: Option<u32>,
+    /// Default `{"no_answer": 1800, "busy": 600, "voicemail": 3600}`.
+    pub retry_delays_secs: Option<RetryDelays>,
+    /// Default 90.
+    pub horizon_days: Option<u32>,
+    /// Default 30.
+    pub agent_grace_minutes: Option<u32>,
+}
+
+/// Only the fields given change.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignPatch {
+    pub name: Option<String>,
+    pub direction: Option<Direction>,
+    pub timezone: Option<String>,
+    pub region: Option<String>,
+    pub running: Option<bool>,
+    #[schema(value_type = Option<DiallingHours>)]
+    pub dialling_hours: Option<Value>,
+    #[schema(value_type = Option<Vec<DateException>>)]
+    pub exceptions: Option<Value>,
+    #[schema(value_type = Option<CallingHours>)]
+    pub lead_calling_hours: Option<Value>,
+    pub allow_unassigned_agent_callbacks: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub auto_callback_list_id: Option<Option<ListId>>,
+    pub lists: Option<Vec<ListId>>,
+    pub window_secs: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub retry_delays_secs: Option<RetryDelays>,
+    pub horizon_days: Option<u32>,
+    pub agent_grace_minutes: Option<u32>,
+}
+
+// ---- lists and leads ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListCreate {
+    pub name: String,
+    /// The data field names leads of this list may carry.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListPatch {
+    pub name: Option<String>,
+    pub fields: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadCreate {
+    pub list_id: ListId,
+    /// One to three numbers in any format (national ones read with the region of a campaign that
+    /// dials the list; E.164 otherwise).
+    pub phones: Vec<String>,
+    pub timezone: Option<String>,
+    pub name: Option<String>,
+    /// Values for the list's data fields.
+    #[serde(default)]
+    pub data: DataFields,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadPatch {
+    pub list_id: Option<ListId>,
+    pub phones: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub timezone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    pub data: Option<DataFields>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only.
+pub struct LeadListParams {
+    /// Only leads of this list.
+    pub list_id: Option<ListId>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+}
+
+// ---- queues, agents, wrap codes ----------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueCreate {
+    pub name: String,
+    /// An outbound campaign.
+    pub campaign_id: CampaignId,
+    /// One of 5, 10, 15, 20, 30, 60, 120 (default 15).
+    pub slot_minutes: Option<u32>,
+    /// Default 10.
+    pub slot_capacity: Option<u32>,
+    pub capacity_grid: Option<CapacityGrid>,
+    /// Default `one`.
+    pub duplicate_policy: Option<DuplicatePolicy>,
+    #[serde(default)]
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePatch {
+    pub name: Option<String>,
+    pub campaign_id: Option<CampaignId>,
+    pub slot_minutes: Option<u32>,
+    pub slot_capacity: Option<u32>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<CapacityGrid>)]
+    pub capacity_grid: Option<Option<CapacityGrid>>,
+    pub duplicate_policy: Option<DuplicatePolicy>,
+    pub paused: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentCreate {
+    pub name: String,
+    pub username: String,
+    /// IANA timezone.
+    pub timezone: String,
+    #[serde(default)]
+    pub campaigns: Vec<CampaignId>,
+    #[serde(default)]
+    pub queues: Vec<QueueId>,
+    #[serde(default)]
+    pub can_view_callback_list: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPatch {
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub timezone: Option<String>,
+    pub campaigns: Option<Vec<CampaignId>>,
+    pub queues: Option<Vec<QueueId>>,
+    pub can_view_callback_list: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapCodeCreate {
+    pub campaign_id: CampaignId,
+    /// The code agents give, e.g. `CB1H`.
+    pub code: String,
+    /// Default: the code.
+    pub label: Option<String>,
+    pub add_to_queue: Option<AddToQueue>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapCodePatch {
+    pub campaign_id: Option<CampaignId>,
+    pub code: Option<String>,
+    pub label: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<AddToQueue>)]
+    pub add_to_queue: Option<Option<AddToQueue>>,
+}
+
+// ---- tokens ------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCreate {
+    pub name: String,
+    pub role: Role,
+    /// Campaign scopes arrive in a later release; only `null` is accepted now.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub scope: Option<Value>,
+    /// RFC 3339; absent = never expires.
+    pub expires_at: Option<String>,
+}
+
+/// A new token. The secret `token` is shown only in this response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenCreated {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    #[schema(value_type = Option<Object>)]
+    pub scope: Option<Value>,
+    pub token: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A token as listed (never with its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    #[schema(value_type = Option<Object>)]
+    pub scope: Option<Value>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+}
+
+// ---- callbacks ---------------------------------------------------------------------------------
+
+/// A callback request (`POST /callbacks`, and each item of an import).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackCreate {
+    #[serde(rename = "type")]
+    pub kind: CallbackType,
+    /// An outbound campaign.
+    pub campaign_id: CampaignId,
+    /// Queue callbacks: a queue of the campaign. Agent callbacks may name one to escalate to.
+    pub queue_id: Option<QueueId>,
+    /// Agent callbacks: the agent.
+    pub agent_id: Option<AgentId>,
+    /// Any format; national formats are read with the campaign's region.
+    pub phone: String,
+    pub lead_id: Option<LeadId>,
+    pub list_id: Option<ListId>,
+    /// RFC 3339 with an offset, or a naive local time with `timezone`. Absent = immediate.
+    pub desired_time: Option<String>,
+    /// IANA timezone the desired time is given in.
+    pub timezone: Option<String>,
+    /// How to resolve a local time in a DST gap or fold.
+    pub disambiguation: Option<Disambiguation>,
+    #[serde(default)]
+    pub priority: i32,
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub data: DataFields,
+}
+
+/// A callback as the API shows it: every stored field plus derived ones.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallbackView {
+    #[serde(flatten)]
+    pub callback: Callback,
+    /// Still `SCHEDULED` after its earliest time plus the window.
+    pub overdue: bool,
+}
+
+/// Filters of `GET /callbacks` (each id filter and `state` may repeat, or list values with commas).
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: the handler reads them with `Params`.
+pub struct CallbackListParams {
+    /// Desired time ≥ this instant (RFC 3339, or local with `timezone`).
+    pub from: Option<String>,
+    /// Desired time < this instant.
+    pub to: Option<String>,
+    /// IANA timezone for naive `from`/`to`.
+    pub timezone: Option<String>,
+    /// `SCHEDULED`, `QUEUED`, `ROUTING`, `PROCESSING`, `COMPLETED`.
+    pub state: Option<Vec<String>>,
+    pub campaign_id: Option<Vec<CampaignId>>,
+    pub list_id: Option<Vec<ListId>>,
+    pub queue_id: Option<Vec<QueueId>>,
+    pub agent_id: Option<Vec<AgentId>>,
+    /// `queue` or `agent`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    pub wrap_code: Option<Vec<String>>,
+    /// Any format; matches the callback's number and its lead's phones 1–3.
+    pub phone: Option<String>,
+    /// Case-insensitive substring search.
+    pub q: Option<String>,
+    /// Column `q` searches: any, id, phone, state, campaign, list, queue, agent, lead, wrap_code, notes.
+    pub q_field: Option<String>,
+    /// `true`: only overdue callbacks.
+    pub overdue: Option<bool>,
+    /// `desired_time`, `earliest_time`, `created_at`, `updated_at`, `state`, `phone`, `priority`;
+    /// prefix `-` for descending.
+    pub sort: Option<String>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only.
+pub struct SearchParams {
+    /// A callback id, or a phone number in any format.
+    pub q: String,
+    /// At most this many results (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Search results, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub items: Vec<CallbackView>,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only.
+pub struct AvailabilityParams {
+    /// Start of the range (RFC 3339, local time, or a date, read in `timezone`); default now.
+    pub from: Option<String>,
+    /// End of the range (exclusive); default one day after `from`; at most 31 days after it.
+    pub to: Option<String>,
+    /// IANA timezone for `local_start` and naive `from`/`to`; default the campaign's.
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Availability {
+    pub slot_minutes: u32,
+    pub timezone: String,
+    pub slots: Vec<SlotView>,
+}
+
+/// One capacity slot of a queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SlotView {
+    /// UTC.
+    pub start: Timestamp,
+    /// The same instant in the requested timezone, RFC 3339 with offset.
+    pub local_start: String,
+    pub capacity: u32,
+    pub booked: u32,
+}
+
+/// `POST /callbacks/import`: up to 10,000 create bodies.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    #[schema(value_type = Vec<CallbackCreate>)]
+    pub items: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportResult {
+    /// How many new callbacks were stored (replays not counted).
+    pub created: usize,
+    /// One entry per request item, in order.
+    pub items: Vec<ImportItemResult>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportItemResult {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<CallbackId>,
+    /// True when an `Idempotency-Key` retry returned the earlier result.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorObject>,
+}
+
+/// `/healthz` and `/readyz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}

@@ -1,0 +1,276 @@
+//! Request extractors that fail with [`ApiError`] instead of axum's plain-text rejections, so every
+//! unreadable request still gets the contract's error body.
+//!
+//! - [`Json`]: the JSON response wrapper (and an eager body extractor). Bodies are read with the
+//!   content type checked, the size limit mapped to 413 and serde errors classified into
+//!   `malformed_json` / `unknown_field` / `invalid_request`.
+//! - [`Body`]: a JSON body whose parse result is only answered when the handler asks (after its
+//!   permission check), with the raw bytes kept for idempotency fingerprints.
+//! - [`Path`]: a path parameter; one that cannot be read names no resource, so it is a 404.
+//! - [`Params`]: the query string as ordered pairs, for repeatable filters (`state=A&state=B`),
+//!   with typed getters that reject unknown and repeated parameters.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::error::ApiError;
+
+/// A JSON response (and a JSON body where no permission check must come first).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+/// A JSON request body, read but not yet judged: [`Body::value`] answers the parse result, so a
+/// handler checks the caller's permission first (403 before 400). Keeps the raw bytes, which
+/// idempotency fingerprints hash.
+#[derive(Debug, Clone)]
+pub struct Body<T> {
+    pub raw: Bytes,
+    parsed: Result<T, ApiError>,
+}
+
+impl<T> Body<T> {
+    /// The parsed body, or the 400 explaining why it could not be read.
+    pub fn value(self) -> Result<T, ApiError> {
+        self.parsed
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Body::from_request(req, state).await?.value().map(Json)
+    }
+}
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    /// Only a body too large (413) or unreadable is refused here; everything else waits.
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let raw = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(inner) if inner.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge { message: "the request body is larger than this endpoint accepts".into() }
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge { message: "the request body is larger than this endpoint accepts".into() }
+            }
+            _ => ApiError::bad_request("invalid_request", "the request body could not be read"),
+        })?;
+        let parsed = if is_json {
+            parse_json(&raw)
+        } else {
+            Err(ApiError::bad_request(
+                "invalid_request",
+                "the body must be JSON, sent with Content-Type: application/json",
+            ))
+        };
+        Ok(Body { raw, parsed })
+    }
+}
+
+/// Parses JSON text into `T`, classifying failures into the contract's 400 codes.
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(raw).map_err(|e| {
+        // serde_json reports some shape errors (a number where an enum belongs) as syntax errors;
+        // JSON that parses as *something* is well-formed, so those are 400 `invalid_request`.
+        if e.is_syntax() && serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok() {
+            let text = e.to_string();
+            let message = text.split(" at line ").next().unwrap_or(&text);
+            return ApiError::bad_request(
+                "invalid_request",
+                format!("the body does not have the expected shape: {message}"),
+            )
+            .with_details(json!({"line": e.line(), "column": e.column()}));
+        }
+        json_error(&e)
+    })
+}
+
+/// Classifies a serde_json error: syntax → `malformed_json`, unknown field → `unknown_field`,
+/// anything else (missing field, wrong type, bad enum value) → `invalid_request`.
+pub fn json_error(e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let position = json!({"line": e.line(), "column": e.column()});
+    let text = e.to_string();
+    // serde_json appends " at line L column C"; the details carry the position instead.
+    let message = text.split(" at line ").next().unwrap_or(&text).to_string();
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {message}"))
+                .with_details(position)
+        }
+        Category::Data if message.starts_with("unknown field") => {
+            let field = message.split('`').nth(1).unwrap_or_default().to_string();
+            ApiError::bad_request("unknown_field", message).with_details(json!({"field": field}))
+        }
+        Category::Data => ApiError::bad_request("invalid_request", message).with_details(position),
+    }
+}
+
+/// A path parameter. Anything that cannot be read as `T` (a non-numeric id, a malformed UUID)
+/// cannot name a resource, so it answers 404.
+#[derive(Debug, Clone, Copy)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|_| ApiError::not_found("resource"))
+    }
+}
+
+/// The query string as decoded `(name, value)` pairs in order.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+    }
+}
+
+impl Params {
+    pub fn parse(query: &str) -> Params {
+        Params { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+    }
+
+    /// Refuses any parameter not in `allowed` (a typo must not silently widen a filter).
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(ApiError::bad_request("unknown_field", format!("unknown query parameter '{k}'"))
+                .with_details(json!({"field": k, "allowed": allowed}))),
+            None => Ok(()),
+        }
+    }
+
+    /// The single value of `name` (empty values count as absent); repeated → 400.
+    pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut values = self.pairs.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!("query parameter '{name}' may be given once"),
+            )
+            .with_details(json!({"field": name})));
+        }
+        Ok(first)
+    }
+
+    /// Every value of a repeatable parameter, also splitting comma-separated lists.
+    pub fn many(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// Every value of a repeatable numeric id parameter; a non-number is a 400.
+    pub fn ids(&self, name: &str) -> Result<Vec<i64>, ApiError> {
+        self.many(name).into_iter().map(|v| number(name, v)).collect()
+    }
+
+    pub fn number<N: std::str::FromStr>(&self, name: &str) -> Result<Option<N>, ApiError> {
+        self.one(name)?.map(|v| number(name, v)).transpose()
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.one(name)? {
+            None => Ok(None),
+            Some("true") | Some("1") => Ok(Some(true)),
+            Some("false") | Some("0") => Ok(Some(false)),
+            Some(other) => Err(ApiError::bad_request(
+                "invalid_request",
+                format!("'{other}' is not a boolean for '{name}' (true or false)"),
+            )
+            .with_details(json!({"field": name}))),
+        }
+    }
+}
+
+fn number<N: std::str::FromStr>(name: &str, value: &str) -> Result<N, ApiError> {
+    value.trim().parse().map_err(|_| {
+        ApiError::bad_request("invalid_request", format!("'{value}' is not a number for '{name}'"))
+            .with_details(json!({"field": name}))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        n: u32,
+    }
+
+    fn code(e: ApiError) -> String {
+        e.to_object().code
+    }
+
+    #[test]
+    fn serde_failures_map_to_the_contract_codes() {
+        assert_eq!(code(parse_json::<Body>(b"{\"name\": ").unwrap_err()), "malformed_json");
+        assert_eq!(code(parse_json::<Body>(b"{\"name\":\"a\",\"n\":1,\"x\":2}").unwrap_err()), "unknown_field");
+        assert_eq!(code(parse_json::<Body>(b"{\"name\":\"a\"}").unwrap_err()), "invalid_request");
+        assert_eq!(code(parse_json::<Body>(b"{\"name\":\"a\",\"n\":\"x\"}").unwrap_err()), "invalid_request");
+    }
+
+    #[test]
+    fn repeated_and_comma_separated_values_are_both_read() {
+        let p = Params::parse("state=SCHEDULED,QUEUED&state=ROUTING&page=2");
+        assert_eq!(p.many("state"), vec!["SCHEDULED", "QUEUED", "ROUTING"]);
+        assert_eq!(p.number::<u32>("page").unwrap(), Some(2));
+        assert!(p.only(&["state"]).is_err());
+    }
+}

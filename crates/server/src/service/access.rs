@@ -1,0 +1,41 @@
+//! API tokens: minting a secret (shown once), storing only its hash.
+
+use rebound_domain::time;
+use rebound_store::PageRequest;
+
+use crate::AppState;
+use crate::auth::{generate_token_secret, hash_token_secret};
+use crate::dto::{Paged, TokenCreate, TokenCreated, TokenInfo};
+use crate::error::{ApiError, ApiResult};
+
+pub async fn create_token(state: &AppState, input: TokenCreate) -> ApiResult<TokenCreated> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.len() > 100 || name.contains(':') {
+        return Err(ApiError::invalid_field("name", "a token name is 1–100 characters without ':'"));
+    }
+    if input.scope.as_ref().is_some_and(|s| !s.is_null()) {
+        return Err(ApiError::invalid_field("scope", "campaign scopes are not supported yet; omit scope"));
+    }
+    let expires_at = match input.expires_at.as_deref() {
+        None => None,
+        Some(text) => {
+            let at = time::parse_instant(text, None, None).map_err(|e| ApiError::from(e).for_field("expires_at"))?;
+            if at <= state.clock.now() {
+                return Err(
+                    ApiError::unprocessable("time_in_past", "expires_at must be in the future").for_field("expires_at")
+                );
+            }
+            Some(at)
+        }
+    };
+    let secret = generate_token_secret();
+    let token = state.store.create_token(&name, input.role, &hash_token_secret(&secret), expires_at).await?;
+    Ok(TokenCreated { id: token.id, name: token.name, role: token.role, scope: None, token: secret, expires_at })
+}
+
+/// Listing needs a `Store::list_tokens`, which the store contract does not have yet.
+pub async fn list_tokens(_state: &AppState, _page: PageRequest) -> ApiResult<Paged<TokenInfo>> {
+    Err(ApiError::NotImplemented {
+        message: "listing tokens is not available yet: the store cannot enumerate tokens".into(),
+    })
+}

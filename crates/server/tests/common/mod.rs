@@ -1,0 +1,233 @@
+//! The test-app builder: a real router on a real TCP listener, a real SQLite store in a temp dir,
+//! a [`ManualClock`], an admin token, and a London campaign fixture with real hours.
+#![allow(dead_code)] // each test binary uses a different part of the helper.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use rebound_domain::access::Role;
+use rebound_domain::clock::ManualClock;
+use rebound_server::{AppConfig, AppState, auth, router};
+use rebound_store::Store;
+use rebound_store_sqlite::SqliteStore;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Monday 2 March 2026, 10:00 in London (GMT): inside the fixture's hours, 27 days before the
+/// spring-forward gap of 29 March.
+pub const START: &str = "2026-03-02T10:00:00Z";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:port`
+    pub addr: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    /// The London campaign (`Europe/London`, GB, Mon–Fri 09:00–17:00, Sat 10:00–14:00).
+    pub campaign: Value,
+    /// A queue of that campaign (15-minute slots, capacity 10, duplicate policy `one`).
+    pub queue: Value,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert!(self.status.as_u16() < 500, "server fault: {}", self.body);
+        self.body
+    }
+
+    /// Asserts an error status and code, and that the body has the contract's shape.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.code(), code, "unexpected code; body: {}", self.body);
+        assert!(self.body["error"]["message"].is_string(), "error message missing: {}", self.body);
+        assert!(self.body["error"]["details"].is_object(), "error details missing: {}", self.body);
+        self.body
+    }
+}
+
+pub fn ts(s: &str) -> Timestamp {
+    s.parse().expect("test timestamp")
+}
+
+pub fn weekday_hours() -> Value {
+    let day = json!([["09:00", "17:00"]]);
+    json!({"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": [["10:00", "14:00"]], "sun": []})
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(AppConfig::default()).await
+    }
+
+    pub async fn spawn_with(config: AppConfig) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir.path()).expect("open sqlite store"));
+        let clock = Arc::new(ManualClock::new(ts(START)));
+        let admin = auth::generate_token_secret();
+        store.create_token("admin", Role::Admin, &auth::hash_token_secret(&admin), None).await.expect("admin token");
+        let state = AppState::new(store.clone(), clock.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = format!("http://{}", listener.local_addr().expect("local addr"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router(state)).await.expect("serve");
+        });
+        let mut app = TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            admin,
+            clock,
+            store,
+            campaign: Value::Null,
+            queue: Value::Null,
+            server,
+            _dir: dir,
+        };
+        app.campaign = app.create_campaign("London", "Europe/London", "GB").await;
+        app.queue = app.create_queue(app.campaign_id(), json!({})).await;
+        app
+    }
+
+    pub fn campaign_id(&self) -> i64 {
+        self.campaign["id"].as_i64().expect("campaign id")
+    }
+
+    pub fn queue_id(&self) -> i64 {
+        self.queue["id"].as_i64().expect("queue id")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("/api/") || path.starts_with("/healthz") || path.starts_with("/readyz") {
+            format!("{}{path}", self.addr)
+        } else {
+            format!("{}/api/v1{path}", self.addr)
+        }
+    }
+
+    /// Sends a request as `token` (none when `None`) with an optional JSON body.
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request");
+        Self::reply(response).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert!(status.as_u16() < 500 || status.as_u16() == 501, "server fault {status}: {body}");
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, Some(&self.admin), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(&self.admin), Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(&self.admin), Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(&self.admin), None).await
+    }
+
+    /// POSTs raw text with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(&self.admin)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        Self::reply(response).await
+    }
+
+    /// POSTs a callback with an `Idempotency-Key`.
+    pub async fn post_idempotent(&self, path: &str, key: &str, body: &Value) -> Reply {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(&self.admin)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        Self::reply(response).await
+    }
+
+    /// A token of `role`, made directly in the store.
+    pub async fn token(&self, role: Role) -> String {
+        let secret = auth::generate_token_secret();
+        self.store.create_token(role.as_str(), role, &auth::hash_token_secret(&secret), None).await.expect("token");
+        secret
+    }
+
+    pub async fn create_campaign(&self, name: &str, timezone: &str, region: &str) -> Value {
+        self.post(
+            "/campaigns",
+            json!({"name": name, "timezone": timezone, "region": region, "dialling_hours": weekday_hours()}),
+        )
+        .await
+        .expect(201)
+    }
+
+    /// A queue of `campaign_id`; `extra` overrides fields.
+    pub async fn create_queue(&self, campaign_id: i64, extra: Value) -> Value {
+        static QUEUES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let n = QUEUES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut body = json!({"name": format!("Queue {n} of {campaign_id}"), "campaign_id": campaign_id});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        self.post("/queues", body).await.expect(201)
+    }
+
+    /// A queue callback in the fixture's queue; `extra` overrides fields.
+    pub fn queue_callback(&self, phone: &str, extra: Value) -> Value {
+        let mut body =
+            json!({"type": "queue", "campaign_id": self.campaign_id(), "queue_id": self.queue_id(), "phone": phone});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        body
+    }
+
+    pub fn advance(&self, by: SignedDuration) {
+        self.clock.advance(by);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

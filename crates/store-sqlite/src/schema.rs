@@ -1,0 +1,152 @@
+//! Connection setup and migrations.
+//!
+//! Pragmas, and why:
+//! - `journal_mode=WAL`: readers never block the writer nor the writer readers, and a commit is one
+//!   sequential append to the WAL.
+//! - `synchronous=FULL`: the WAL is fsynced at every COMMIT, so a callback the API acknowledged
+//!   survives a power cut or kernel crash, not only a process crash (`NORMAL` could lose the last
+//!   commits). Group commit in the writer thread is what makes FULL affordable: one fsync covers a
+//!   whole batch of requests.
+//! - `foreign_keys=ON`: references are checked by the schema, not by convention.
+//! - `busy_timeout`: another process (an operator's `sqlite3` shell, a backup) holding a lock makes us
+//!   wait briefly instead of failing at once.
+//! - `cache_size`: 64 MiB per connection keeps the hot part of the indexes in memory.
+//!
+//! Migrations are the numbered files in `migrations/`, embedded in the binary and applied in order,
+//! each in its own transaction together with its row in `schema_migration`. The PostgreSQL store
+//! uses the same versions and names, so `schema_migration` reads the same on both.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rebound_store::{StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{ResultExt, backend};
+
+/// One schema change: its version, its name (the file name without `NNNN_` and `.sql`) and its SQL.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. Append only: a released migration never changes.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") }];
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Negative `cache_size` is in KiB.
+const CACHE_SIZE_KIB: i64 = -65_536;
+/// Enough for every fixed statement of the writer plus the recent dynamic list queries of a reader.
+const STATEMENT_CACHE: usize = 128;
+
+/// Opens (creating if needed) the read-write connection the writer thread owns.
+pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    configure(&conn)?;
+    let mode: String = conn.query_row("pragma journal_mode = wal", [], |r| r.get(0)).db()?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!("{} could not be switched to WAL mode ({mode})", path.display())));
+    }
+    conn.execute_batch("pragma synchronous = full").db()?;
+    Ok(conn)
+}
+
+/// Opens one read-only connection of the read pool.
+pub(crate) fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    configure(&conn)?;
+    conn.execute_batch("pragma query_only = on").db()?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.execute_batch(&format!(
+        "pragma foreign_keys = on; pragma cache_size = {CACHE_SIZE_KIB}; pragma temp_store = memory"
+    ))
+    .db()
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("cannot open {}: {e}", path.display()))
+}
+
+/// Applies every migration newer than the database, in order. Refuses a database written by a newer
+/// Rebound (it has versions this binary does not know).
+pub(crate) fn migrate(conn: &mut Connection, now_ms: i64) -> StoreResult<Vec<i64>> {
+    conn.execute_batch(
+        "create table if not exists schema_migration (
+             version integer primary key,
+             name text not null,
+             applied_at integer not null
+         )",
+    )
+    .db()?;
+    let current: i64 =
+        conn.query_row("select coalesce(max(version), 0) from schema_migration", [], |r| r.get(0)).db()?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    if current > known {
+        return Err(StoreError::Backend(format!(
+            "the database has schema version {current}, newer than this build knows ({known}); upgrade Rebound"
+        )));
+    }
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).db()?;
+        tx.execute_batch(m.sql).map_err(|e| backend(format!("migration {:04}_{} failed: {e}", m.version, m.name)))?;
+        tx.execute(
+            "insert into schema_migration (version, name, applied_at) values (?1, ?2, ?3)",
+            (m.version, m.name, now_ms),
+        )
+        .db()?;
+        tx.commit().db()?;
+        tracing::info!(migration.version = m.version, migration.name = m.name, "applied migration");
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+    }
+
+    #[test]
+    fn migrating_twice_applies_each_migration_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_writer(&dir.path().join("m.db")).unwrap();
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1]);
+        assert!(migrate(&mut conn, 2).unwrap().is_empty());
+        let rows: Vec<(i64, String, i64)> = conn
+            .prepare("select version, name, applied_at from schema_migration")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(1, "initial".to_string(), 1)]);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_writer(&dir.path().join("m.db")).unwrap();
+        migrate(&mut conn, 1).unwrap();
+        conn.execute("insert into schema_migration values (999, 'future', 0)", []).unwrap();
+        assert!(matches!(migrate(&mut conn, 2), Err(StoreError::Backend(m)) if m.contains("newer")));
+    }
+}
