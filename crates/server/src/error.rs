@@ -15,7 +15,6 @@
 //! | 413 | the body is larger than the configured limit | `payload_too_large` |
 //! | 422 | the request was read but a value is not acceptable | `invalid_phone`, `premium_rate_number`, `invalid_region`, `invalid_timezone`, `invalid_time`, `nonexistent_local_time`, `ambiguous_local_time`, `time_in_past`, `beyond_horizon`, `invalid_hours`, `campaign_not_outbound`, `agent_not_in_campaign`, `queue_not_in_campaign`, `unknown_reference`, `validation_failed` |
 //! | 500 | a server fault (`StoreError::Backend`, a caught panic) — logged once with `tracing`, answered with a generic message so internals never leak | `internal_error` |
-//! | 501 | an endpoint the store cannot serve yet | `not_implemented` |
 //! | 503 | `/readyz` when the store is unreachable | `unavailable` |
 //!
 //! Nothing a client sends may produce a 5xx: input is parsed into validated types before any rule
@@ -54,8 +53,6 @@ pub enum ApiError {
     Unprocessable { code: &'static str, message: String, details: Value },
     /// 500: a server fault. The text is logged, never sent.
     Internal(String),
-    /// 501: the endpoint needs something the store does not offer yet.
-    NotImplemented { message: String },
     /// 503: not ready (the store is unreachable).
     Unavailable { message: String },
 }
@@ -152,7 +149,6 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -175,7 +171,6 @@ impl ApiError {
                 "the server failed to handle this request; it has been logged".to_string(),
                 json!({}),
             ),
-            ApiError::NotImplemented { message } => ("not_implemented", message.clone(), json!({})),
             ApiError::Unavailable { message } => ("unavailable", message.clone(), json!({})),
         };
         ErrorObject { code: code.to_string(), message, details }

@@ -252,6 +252,19 @@ async fn a_retried_request_with_the_same_idempotency_key_answers_the_first_resul
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_the_desired_time_has_passed_still_answers_the_first_result() {
+    let app = TestApp::spawn().await;
+    let body = app.queue_callback(&london(3), json!({"desired_time": "2026-03-02T10:30:00Z"}));
+    let first = app.post_idempotent("/callbacks", "late-retry", &body).await.expect(201);
+    app.advance(SignedDuration::from_hours(2));
+    // Without the key the same body is now refused: its time is in the past.
+    app.post("/callbacks", body.clone()).await.expect_error(422, "time_in_past");
+    let again = app.post_idempotent("/callbacks", "late-retry", &body).await;
+    assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(again.expect(201)["id"], first["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_slot_is_refused_with_free_slots_inside_hours_proposed() {
     let app = TestApp::spawn().await;
     let queue = app.create_queue(app.campaign_id(), json!({"slot_capacity": 2, "duplicate_policy": "off"})).await;

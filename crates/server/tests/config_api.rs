@@ -246,6 +246,12 @@ async fn admins_mint_tokens_that_authenticate_with_their_role() {
         .await
         .expect_error(403, "forbidden");
     app.send(Method::GET, "/tokens", Some(&supervisor), None).await.expect_error(403, "forbidden");
+    let listed = app.get("/tokens").await.expect(200);
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"wallboard") && names.len() as u64 == listed["total"].as_u64().unwrap(), "{listed}");
+    assert!(
+        listed["items"].as_array().unwrap().iter().all(|t| t.get("token").is_none() && t.get("secret_hash").is_none())
+    );
     app.post("/tokens", json!({"name": "x", "role": "root"})).await.expect_error(400, "invalid_request");
     app.post("/tokens", json!({"name": "x", "role": "admin", "expires_at": "2020-01-01T00:00:00Z"}))
         .await

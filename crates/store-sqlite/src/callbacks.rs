@@ -102,6 +102,19 @@ pub(crate) fn get(conn: &Connection, id: CallbackId) -> StoreResult<Option<Callb
         .db()
 }
 
+pub(crate) fn find_idempotent(conn: &Connection, key: &str) -> StoreResult<Option<(String, Callback)>> {
+    let seen: Option<(String, [u8; 16])> = conn
+        .prepare_cached("select fingerprint, callback_id from idempotency_key where key = ?1")
+        .db()?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .db()?;
+    match seen {
+        Some((fingerprint, id)) => Ok(get(conn, id_from(id))?.map(|callback| (fingerprint, callback))),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn events(conn: &Connection, id: CallbackId) -> StoreResult<Vec<CallbackEvent>> {
     conn.prepare_cached(
         "select callback_event_id, callback_id, at, actor, action, from_state, to_state, details \

@@ -604,6 +604,13 @@ pub(crate) fn find_token(conn: &Connection, secret_hash: &str) -> StoreResult<Op
     conn.prepare_cached(&sql).db()?.query_row([secret_hash], token_row).optional().db()
 }
 
+pub(crate) fn list_tokens(conn: &Connection) -> StoreResult<Vec<ApiToken>> {
+    let sql = format!("select {TOKEN_COLS} from api_token order by api_token_id");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let rows = stmt.query_map([], token_row).db()?;
+    rows.collect::<Result<Vec<_>, _>>().db()
+}
+
 pub(crate) fn count_tokens(conn: &Connection) -> StoreResult<u64> {
     let n: i64 = conn.prepare_cached("select count(*) from api_token").db()?.query_row([], |r| r.get(0)).db()?;
     Ok(n as u64)

@@ -204,6 +204,10 @@ impl Store for SqliteStore {
     async fn create_callbacks(&self, batch: Vec<NewCallback>) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
         self.writer.write_checked(move |c| callbacks::create_batch(c, batch)).await
     }
+    async fn find_idempotent(&self, key: &str) -> StoreResult<Option<(String, Callback)>> {
+        let key = key.to_string();
+        self.readers.read(move |c| callbacks::find_idempotent(c, &key)).await
+    }
     async fn get_callback(&self, id: CallbackId) -> StoreResult<Option<Callback>> {
         self.readers.read(move |c| callbacks::get(c, id)).await
     }
@@ -253,5 +257,8 @@ impl Store for SqliteStore {
     }
     async fn count_tokens(&self) -> StoreResult<u64> {
         self.readers.read(config::count_tokens).await
+    }
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        self.readers.read(config::list_tokens).await
     }
 }

@@ -779,6 +779,8 @@ pub async fn an_idempotent_replay_returns_the_first_callback_and_creates_nothing
     assert_eq!(store.create_callback(retry).await.unwrap(), CreateOutcome::Replayed(created.clone()));
     assert_eq!(store.get_callback(retry_id).await.unwrap(), None);
     assert_eq!(store.callback_events(created.id).await.unwrap().len(), 1);
+    assert_eq!(store.find_idempotent("token-1:abc").await.unwrap(), Some(("f1".to_string(), created.clone())));
+    assert_eq!(store.find_idempotent("token-1:unknown").await.unwrap(), None);
     let all = list_all(store.as_ref(), &CallbackFilter::default()).await;
     assert_eq!(all, BTreeSet::from([created.id]));
     // The same key of another principal is another key.
@@ -1293,9 +1295,10 @@ pub async fn tokens_are_created_found_and_counted(store: Arc<dyn Store>) {
     );
     assert_eq!(b.expires_at, Some(at(60)));
     assert_ne!(a.id, b.id);
-    assert_eq!(store.find_token("hash-a").await.unwrap(), Some(a));
-    assert_eq!(store.find_token("hash-b").await.unwrap(), Some(b));
+    assert_eq!(store.find_token("hash-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.find_token("hash-b").await.unwrap(), Some(b.clone()));
     assert_eq!(store.find_token("nope").await.unwrap(), None);
+    assert_eq!(store.list_tokens().await.unwrap(), vec![a, b]);
     assert_eq!(store.count_tokens().await.unwrap(), 2);
     assert_conflict(store.create_token("again", Role::Admin, "hash-a", None).await);
     assert_eq!(store.count_tokens().await.unwrap(), 2);

@@ -365,6 +365,10 @@ pub trait Store: Send + Sync + 'static {
         phones: &[String],
         limit: u32,
     ) -> StoreResult<Vec<Callback>>;
+    /// What an earlier request with this `Idempotency-Key` created: its fingerprint and the callback
+    /// (`None` if the key is unknown or its callback no longer exists). Lets a retried request get
+    /// its first answer before it is validated again; `create_callback` still re-checks atomically.
+    async fn find_idempotent(&self, key: &str) -> StoreResult<Option<(String, Callback)>>;
     /// The audit history, oldest first.
     async fn callback_events(&self, id: CallbackId) -> StoreResult<Vec<CallbackEvent>>;
     /// One lifecycle step with its audit event, atomically; refused per the transition table.
@@ -382,4 +386,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ApiToken>;
     async fn find_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>>;
     async fn count_tokens(&self) -> StoreResult<u64>;
+    /// Every token, oldest first.
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
 }

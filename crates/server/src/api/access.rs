@@ -35,7 +35,6 @@ pub async fn create_token(
         (status = 200, description = "One page of tokens (never their secrets)", body = Paged<TokenInfo>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Only admins manage tokens", body = ErrorBody),
-        (status = 501, description = "The store cannot list tokens yet", body = ErrorBody),
     ))]
 pub async fn list_tokens(
     State(state): State<AppState>,

@@ -33,9 +33,23 @@ pub async fn create_token(state: &AppState, input: TokenCreate) -> ApiResult<Tok
     Ok(TokenCreated { id: token.id, name: token.name, role: token.role, scope: None, token: secret, expires_at })
 }
 
-/// Listing needs a `Store::list_tokens`, which the store contract does not have yet.
-pub async fn list_tokens(_state: &AppState, _page: PageRequest) -> ApiResult<Paged<TokenInfo>> {
-    Err(ApiError::NotImplemented {
-        message: "listing tokens is not available yet: the store cannot enumerate tokens".into(),
-    })
+/// One page of tokens, oldest first, never with their secrets (only hashes are stored anyway).
+pub async fn list_tokens(state: &AppState, page: PageRequest) -> ApiResult<Paged<TokenInfo>> {
+    let all = state.store.list_tokens().await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.page_size as usize)
+        .map(|t| TokenInfo {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            scope: None,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked: t.revoked,
+        })
+        .collect();
+    Ok(Paged { items, page: page.page, page_size: page.page_size, total })
 }

@@ -370,6 +370,16 @@ pub async fn create(
     idempotency: Option<IdempotencyKey>,
 ) -> ApiResult<(CallbackView, bool)> {
     let now = state.clock.now();
+    // A retried request gets its first answer even if it would no longer validate (its desired
+    // time has passed since, say). The store re-checks atomically on insert for concurrent retries.
+    if let Some(key) = &idempotency
+        && let Some((fingerprint, first)) = state.store.find_idempotent(&key.key).await?
+    {
+        if fingerprint != key.fingerprint {
+            return Err(StoreError::IdempotencyMismatch.into());
+        }
+        return Ok((view(first, now), true));
+    }
     let mut lookups = Lookups::new(state).await?;
     let Prepared { mut new, campaign, queue, display_tz } =
         prepare(&mut lookups, input, &principal.actor, now, Intake::Api).await?;
