@@ -14,6 +14,9 @@
 //!
 //! Timings live here and only here: tests assert behaviour, this measures it.
 
+mod http;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -26,6 +29,8 @@ use rebound_server::{AppConfig, AppState, auth};
 use rebound_store::Store;
 use rebound_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
+
+use crate::http::HttpConn;
 
 /// Options of `rebound bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -134,7 +139,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
     }
 
     if args.wants("list") && stored > 0 {
-        let lat = list_cell(&server, args.queries).await?;
+        let lat = list_cell(&server, stored, args.queries).await?;
         report.cell(
             &format!("list: 250-row page, one-day range, {stored} stored"),
             format!("p50 {} p99 {}", ms(lat.p50), ms(lat.p99)),
@@ -148,9 +153,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
 
 /// A server on a loopback port with an admin token and a campaign/queue fixture.
 struct BenchServer {
-    base: String,
+    addr: SocketAddr,
     token: String,
-    client: reqwest::Client,
     campaign_id: i64,
     queue_id: i64,
     /// Desired times of created callbacks are spread from here.
@@ -164,15 +168,14 @@ impl BenchServer {
         store.create_token("bench", Role::Admin, &auth::hash_token_secret(&token), None).await?;
         let state = AppState::new(store, Arc::new(SystemClock), AppConfig::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}/api/v1", listener.local_addr()?);
+        let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, rebound_server::router(state)).await });
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1024).tcp_nodelay(true).build()?;
+        let mut conn = HttpConn::connect(addr, &token).await?;
 
         let all_day = json!([["00:00", "24:00"]]);
         let campaign = post(
-            &client,
-            &format!("{base}/campaigns"),
-            &token,
+            &mut conn,
+            "/api/v1/campaigns",
             &json!({
                 "name": "Bench London", "direction": "outbound", "timezone": "Europe/London",
                 "region": "GB", "running": true,
@@ -184,9 +187,8 @@ impl BenchServer {
         .await?;
         let campaign_id = campaign["id"].as_i64().context("campaign id")?;
         let queue = post(
-            &client,
-            &format!("{base}/queues"),
-            &token,
+            &mut conn,
+            "/api/v1/queues",
             &json!({"name": "Bench queue", "campaign_id": campaign_id, "slot_minutes": 5,
                     "slot_capacity": 1000, "duplicate_policy": "one"}),
         )
@@ -194,7 +196,7 @@ impl BenchServer {
         let queue_id = queue["id"].as_i64().context("queue id")?;
         // Whole hours from tomorrow, so every desired time is in the future and on the slot grid.
         let start = Timestamp::from_second((Timestamp::now().as_second() / 3600 + 24) * 3600)?;
-        Ok(BenchServer { base, token, client, campaign_id, queue_id, start })
+        Ok(BenchServer { addr, token, campaign_id, queue_id, start })
     }
 
     fn body_maker(&self) -> BodyMaker {
@@ -214,26 +216,24 @@ fn national(i: usize) -> String {
     format!("0{} {} {}", &e[3..5], &e[5..9], &e[9..])
 }
 
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
-    let response = client.post(url).bearer_auth(token).json(body).send().await?;
-    let status = response.status();
-    let value: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!("POST {url} answered {status}: {value}");
+async fn post(conn: &mut HttpConn, path: &str, body: &Value) -> anyhow::Result<Value> {
+    let reply = conn.post(path, &serde_json::to_vec(body)?).await?;
+    if !(200..300).contains(&reply.status) {
+        bail!("POST {path} answered {}: {}", reply.status, reply.text());
     }
-    Ok(value)
+    reply.json()
 }
 
 async fn creates_cell(server: &BenchServer, n: usize, connections: usize) -> anyhow::Result<(f64, Latency)> {
     let next = Arc::new(AtomicUsize::new(0));
-    let url = format!("{}/callbacks", server.base);
+    let mut conns = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        conns.push(HttpConn::connect(server.addr, &server.token).await?);
+    }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..connections {
+    for mut conn in conns {
         let next = next.clone();
-        let client = server.client.clone();
-        let url = url.clone();
-        let token = server.token.clone();
         let maker = server.body_maker();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(n / connections + 1);
@@ -244,18 +244,10 @@ async fn creates_cell(server: &BenchServer, n: usize, connections: usize) -> any
                 }
                 let body = maker.body(i);
                 let t0 = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let bytes = response.bytes().await?;
+                let reply = conn.post("/api/v1/callbacks", &body).await?;
                 latencies.push(t0.elapsed());
-                if status.as_u16() != 201 {
-                    bail!("create {i} answered {status}: {}", String::from_utf8_lossy(&bytes));
+                if reply.status != 201 {
+                    bail!("create {i} answered {}: {}", reply.status, reply.text());
                 }
             }
             anyhow::Ok(latencies)
@@ -294,15 +286,12 @@ impl BodyMaker {
 
 /// Stores callbacks `first..first+count` through the import endpoint.
 async fn import(server: &BenchServer, first: usize, count: usize) -> anyhow::Result<()> {
-    let url = format!("{}/callbacks/import", server.base);
     let next = Arc::new(AtomicUsize::new(0));
     let batches = count.div_ceil(IMPORT_BATCH);
     let mut tasks = Vec::new();
     for _ in 0..IMPORT_CONCURRENCY {
         let next = next.clone();
-        let client = server.client.clone();
-        let url = url.clone();
-        let token = server.token.clone();
+        let mut conn = HttpConn::connect(server.addr, &server.token).await?;
         let maker = server.body_maker();
         tasks.push(tokio::spawn(async move {
             loop {
@@ -321,17 +310,11 @@ async fn import(server: &BenchServer, first: usize, count: usize) -> anyhow::Res
                     body.extend_from_slice(&maker.body(i));
                 }
                 body.extend_from_slice(b"]}");
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let value: Value = response.json().await?;
+                let reply = conn.post("/api/v1/callbacks/import", &body).await?;
+                let status = reply.status;
+                let value = reply.json()?;
                 let created = value["created"].as_u64().unwrap_or(0) as usize;
-                if !status.is_success() || created != hi - lo {
+                if status != 200 || created != hi - lo {
                     let first_error = value["items"].as_array().and_then(|items| {
                         items.iter().find(|item| item.get("error").is_some_and(|e| !e.is_null())).cloned()
                     });
@@ -348,59 +331,53 @@ async fn import(server: &BenchServer, first: usize, count: usize) -> anyhow::Res
 }
 
 async fn search_cell(server: &BenchServer, stored: usize, queries: usize) -> anyhow::Result<Latency> {
+    let mut conn = HttpConn::connect(server.addr, &server.token).await?;
     let mut latencies = Vec::with_capacity(queries);
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     for _ in 0..queries {
         let i = (rng.next() as usize) % stored;
+        let path = format!("/api/v1/callbacks?{}", query(&[("phone", &national(i))]));
         let t0 = Instant::now();
-        let response = server
-            .client
-            .get(format!("{}/callbacks?{}", server.base, query(&[("phone", &national(i))])))
-            .bearer_auth(&server.token)
-            .send()
-            .await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
+        let reply = conn.get(&path).await?;
         latencies.push(t0.elapsed());
-        if !status.is_success() || value["total"].as_u64() != Some(1) {
-            bail!("search for callback {i} answered {status}: {value}");
+        let value = reply.json()?;
+        if reply.status != 200 || value["total"].as_u64() != Some(1) {
+            bail!("search for callback {i} answered {}: {value}", reply.status);
         }
     }
     Ok(Latency::of(latencies))
 }
 
-async fn list_cell(server: &BenchServer, queries: usize) -> anyhow::Result<Latency> {
+async fn list_cell(server: &BenchServer, stored: usize, queries: usize) -> anyhow::Result<Latency> {
+    let mut conn = HttpConn::connect(server.addr, &server.token).await?;
     let mut latencies = Vec::with_capacity(queries);
     let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+    // Callbacks go round the slot grid, so every 5-minute slot (288 a day) holds at least this many.
+    let per_day_at_least = (stored / SLOT_SPREAD) * 288;
+    let full_pages = (per_day_at_least / 250).clamp(1, 20) as u64;
     for _ in 0..queries {
-        // A random day of the spread, a random page among the first 20 (what people page through).
+        // A random day of the spread, a random full page among the first 20 (what people page through).
         let day = (rng.next() % 59) as i64;
-        let page = 1 + rng.next() % 20;
+        let page = 1 + rng.next() % full_pages;
         let from = server.start + SignedDuration::from_hours(24 * day);
         let to = from + SignedDuration::from_hours(24);
+        let path = format!(
+            "/api/v1/callbacks?{}",
+            query(&[
+                ("from", &from.to_string()),
+                ("to", &to.to_string()),
+                ("sort", "desired_time"),
+                ("page", &page.to_string()),
+                ("page_size", "250"),
+            ])
+        );
         let t0 = Instant::now();
-        let response = server
-            .client
-            .get(format!(
-                "{}/callbacks?{}",
-                server.base,
-                query(&[
-                    ("from", &from.to_string()),
-                    ("to", &to.to_string()),
-                    ("sort", "desired_time"),
-                    ("page", &page.to_string()),
-                    ("page_size", "250"),
-                ])
-            ))
-            .bearer_auth(&server.token)
-            .send()
-            .await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
+        let reply = conn.get(&path).await?;
         latencies.push(t0.elapsed());
+        let value = reply.json()?;
         let rows = value["items"].as_array().map_or(0, Vec::len);
-        if !status.is_success() || rows != 250 {
-            bail!("list page {page} of day {day} answered {status} with {rows} rows");
+        if reply.status != 200 || rows != 250 {
+            bail!("list page {page} of day {day} answered {} with {rows} rows", reply.status);
         }
     }
     Ok(Latency::of(latencies))

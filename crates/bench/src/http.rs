@@ -1,0 +1,111 @@
+//! A minimal HTTP/1.1 keep-alive client for the benchmark: one TCP connection, one request at a
+//! time, `Content-Length` bodies only (what the API answers for JSON).
+//!
+//! Why not a general client: the benchmark shares the machine's two cores with the server it
+//! measures, and a full-featured client (connection pool, header maps, body streams, redirect and
+//! decompression layers) cost as much CPU per request as the server's own work, halving the figure
+//! for reasons that have nothing to do with Rebound. This does the least a client can: write the
+//! request bytes, read the status line and the body.
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// One keep-alive connection to the server.
+pub struct HttpConn {
+    stream: TcpStream,
+    host: String,
+    token: String,
+    buf: Vec<u8>,
+}
+
+/// A response: status code and body bytes.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> anyhow::Result<serde_json::Value> {
+        serde_json::from_slice(&self.body).context("response body is not JSON")
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl HttpConn {
+    pub async fn connect(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<HttpConn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(HttpConn { stream, host: addr.to_string(), token: token.to_string(), buf: Vec::with_capacity(64 * 1024) })
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<Reply> {
+        self.request("GET", path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: &[u8]) -> anyhow::Result<Reply> {
+        self.request("POST", path, Some(body)).await
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> anyhow::Result<Reply> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\naccept: application/json\r\n",
+            self.host, self.token
+        );
+        if let Some(body) = body {
+            head.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        self.stream.write_all(head.as_bytes()).await?;
+        if let Some(body) = body {
+            self.stream.write_all(body).await?;
+        }
+        self.read_reply().await
+    }
+
+    async fn read_reply(&mut self) -> anyhow::Result<Reply> {
+        // Read until the end of the headers.
+        let header_end = loop {
+            if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
+                break pos + 4;
+            }
+            self.fill().await?;
+        };
+        let head = std::str::from_utf8(&self.buf[..header_end]).context("response head is not UTF-8")?;
+        let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).context("no status code")?;
+        let mut length: Option<usize> = None;
+        for line in head.split("\r\n").skip(1) {
+            let Some((name, value)) = line.split_once(':') else { continue };
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                bail!("chunked responses are not supported by the benchmark client");
+            }
+        }
+        let length = length.unwrap_or(0);
+        while self.buf.len() < header_end + length {
+            self.fill().await?;
+        }
+        let body = self.buf[header_end..header_end + length].to_vec();
+        self.buf.drain(..header_end + length);
+        Ok(Reply { status, body })
+    }
+
+    async fn fill(&mut self) -> anyhow::Result<()> {
+        let start = self.buf.len();
+        self.buf.resize(start + 64 * 1024, 0);
+        let n = self.stream.read(&mut self.buf[start..]).await?;
+        self.buf.truncate(start + n);
+        if n == 0 {
+            bail!("the server closed the connection");
+        }
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
