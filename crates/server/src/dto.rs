@@ -452,3 +452,154 @@ pub struct Health {
     #[schema(example = "ok")]
     pub status: String,
 }
+
+// ---- callback operations -----------------------------------------------------------------------
+
+/// `PATCH /callbacks/{id}`: only the fields given change. `agent_id`, `queue_id` and `notes` may be
+/// `null` (an agent callback's escalation queue, the notes). `data` replaces the data map whole.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackPatch {
+    /// `agent` or `queue`. Becoming a queue callback drops the agent.
+    #[serde(rename = "type")]
+    pub kind: Option<CallbackType>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub agent_id: Option<Option<AgentId>>,
+    /// Transfer: a queue of the (possibly new) campaign.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub queue_id: Option<Option<QueueId>>,
+    /// Move to another outbound campaign; refused with 409 `incompatible_fields` unless the data
+    /// fields of the lists are identical.
+    pub campaign_id: Option<CampaignId>,
+    /// The list the callback belongs to after a move (default: the target campaign's list whose
+    /// fields are identical to the current list's).
+    pub list_id: Option<ListId>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    pub data: Option<DataFields>,
+}
+
+/// Which timezone a naive local `desired_time` of a reschedule is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimezoneSource {
+    /// The lead's timezone (its own, else the one inferred from the number).
+    Lead,
+    /// The campaign's timezone.
+    Campaign,
+    /// The agent's timezone (agent callbacks only).
+    Agent,
+    /// The caller's own: the `timezone` field.
+    Caller,
+}
+
+impl TimezoneSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimezoneSource::Lead => "lead",
+            TimezoneSource::Campaign => "campaign",
+            TimezoneSource::Agent => "agent",
+            TimezoneSource::Caller => "caller",
+        }
+    }
+}
+
+/// `POST /callbacks/{id}/reschedule`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// RFC 3339 with an offset, or a naive local time read in the timezone `timezone_source` names.
+    pub desired_time: String,
+    /// IANA timezone of a naive `desired_time` (with `timezone_source` `caller`, the default).
+    pub timezone: Option<String>,
+    /// `lead`, `campaign`, `agent` or `caller` (default `caller`: the `timezone` field).
+    pub timezone_source: Option<TimezoneSource>,
+    /// How to resolve a local time in a DST gap or fold.
+    pub disambiguation: Option<Disambiguation>,
+}
+
+/// `POST /callbacks/{id}/cancel` (the body is optional).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why, for the history (at most 500 characters).
+    pub reason: Option<String>,
+    /// The customer asked: the result is `CANCELLED_BY_CUSTOMER` instead of `CANCELLED_BY_ADMIN`.
+    #[serde(default)]
+    pub by_customer: bool,
+}
+
+/// `POST /callbacks/{id}/recreate` (the body is optional; without a `desired_time` the new
+/// callback is immediate).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecreateRequest {
+    /// RFC 3339 with an offset, or a naive local time with `timezone`. Absent = immediate.
+    pub desired_time: Option<String>,
+    pub timezone: Option<String>,
+    pub disambiguation: Option<Disambiguation>,
+    /// Replaces the original's notes.
+    pub notes: Option<String>,
+}
+
+/// `POST /callbacks/bulk-cancel`: either `ids`, or `all_in_range` with `from`, `to` and any of the
+/// list filters of `GET /callbacks` (`timezone`, `state`, `campaign_id`, `list_id`, `queue_id`,
+/// `agent_id`, `type`, `wrap_code`, `phone`, `q`, `q_field`, `overdue`; repeatable ones as arrays).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCancelBody {
+    /// Callback ids (at most 100,000).
+    pub ids: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub all_in_range: Option<serde_json::Map<String, Value>>,
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub by_customer: bool,
+}
+
+/// What a bulk cancel did; the full Cancellation Summary Report is at
+/// `GET /reports/cancellations/{report_id}.csv`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkCancelResult {
+    pub report_id: String,
+    pub cancelled: u64,
+    pub skipped: Vec<SkippedView>,
+}
+
+/// A callback a bulk cancel left alone.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SkippedView {
+    pub id: CallbackId,
+    /// Its state; `null` when no callback has this id.
+    pub state: Option<rebound_domain::state::CallbackState>,
+    pub reason: String,
+}
+
+/// Filters of `GET /callbacks.csv`: those of `GET /callbacks` without paging; `sort` is
+/// `desired_time` (default) or `-desired_time`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: the handler reads them with `Params`.
+pub struct ExportParams {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub timezone: Option<String>,
+    pub state: Option<Vec<String>>,
+    pub campaign_id: Option<Vec<CampaignId>>,
+    pub list_id: Option<Vec<ListId>>,
+    pub queue_id: Option<Vec<QueueId>>,
+    pub agent_id: Option<Vec<AgentId>>,
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    pub wrap_code: Option<Vec<String>>,
+    pub phone: Option<String>,
+    pub q: Option<String>,
+    pub q_field: Option<String>,
+    pub overdue: Option<bool>,
+    /// `desired_time` or `-desired_time`.
+    pub sort: Option<String>,
+}

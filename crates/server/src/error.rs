@@ -11,7 +11,7 @@
 //! | 403 | the token's role may not do this | `forbidden` |
 //! | 404 | no such resource, or no such route | `not_found` |
 //! | 405 | the route exists but not with this method | `method_not_allowed` |
-//! | 409 | the request conflicts with stored state | `duplicate_callback` (`details.existing_id`), `slot_full` (`details.proposed_slots`), `illegal_transition`, `conflict`, `idempotency_key_reused` |
+//! | 409 | the request conflicts with stored state | `duplicate_callback` (`details.existing_id`), `slot_full` (`details.proposed_slots`), `illegal_transition` (`details.state`), `incompatible_fields` (`details.missing`, `details.extra`), `already_recreated` (`details.recreated_as`), `conflict`, `idempotency_key_reused` |
 //! | 413 | the body is larger than the configured limit | `payload_too_large` |
 //! | 422 | the request was read but a value is not acceptable | `invalid_phone`, `premium_rate_number`, `invalid_region`, `invalid_timezone`, `invalid_time`, `nonexistent_local_time`, `ambiguous_local_time`, `time_in_past`, `beyond_horizon`, `invalid_hours`, `campaign_not_outbound`, `agent_not_in_campaign`, `queue_not_in_campaign`, `unknown_reference`, `validation_failed` |
 //! | 500 | a server fault (`StoreError::Backend`, a caught panic) — logged once with `tracing`, answered with a generic message so internals never leak | `internal_error` |

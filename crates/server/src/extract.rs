@@ -5,7 +5,8 @@
 //!   content type checked, the size limit mapped to 413 and serde errors classified into
 //!   `malformed_json` / `unknown_field` / `invalid_request`.
 //! - [`Body`]: a JSON body whose parse result is only answered when the handler asks (after its
-//!   permission check), with the raw bytes kept for idempotency fingerprints.
+//!   permission check), with the raw bytes kept for idempotency fingerprints; an optional body
+//!   reads as its default when absent ([`Body::value_or_default`]).
 //! - [`Path`]: a path parameter; one that cannot be read names no resource, so it is a 404.
 //! - [`Params`]: the query string as ordered pairs, for repeatable filters (`state=A&state=B`),
 //!   with typed getters that reject unknown and repeated parameters.
@@ -39,6 +40,14 @@ impl<T> Body<T> {
     /// The parsed body, or the 400 explaining why it could not be read.
     pub fn value(self) -> Result<T, ApiError> {
         self.parsed
+    }
+}
+
+impl<T: Default> Body<T> {
+    /// For endpoints whose body is optional: no body at all reads as `T::default()`; a body that is
+    /// there must still be valid JSON of the right shape.
+    pub fn value_or_default(self) -> Result<T, ApiError> {
+        if self.raw.is_empty() { Ok(T::default()) } else { self.parsed }
     }
 }
 
@@ -176,6 +185,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 impl Params {
     pub fn parse(query: &str) -> Params {
         Params { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+    }
+
+    /// Parameters given some other way than a query string (e.g. a JSON object of filters), read
+    /// by the same getters.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Params {
+        Params { pairs }
     }
 
     /// Refuses any parameter not in `allowed` (a typo must not silently widen a filter).

@@ -3,16 +3,18 @@
 //!
 //! Layers, outside in: [`api`] (routes, extraction, responses — thin), [`service`] (every business
 //! rule, calling `rebound-domain` for the rules and `rebound-store` for persistence — no SQL here),
-//! with [`auth`], [`error`], [`extract`] and [`dto`] as the shared vocabulary.
+//! with [`auth`], [`error`], [`extract`], [`dto`] and [`csv`] as the shared vocabulary.
 //!
-//! The binary builds an [`AppState`] from a store, a clock and an [`AppConfig`], and serves
-//! [`router`].
+//! The binary builds an [`AppState`] from a store, a clock and an [`AppConfig`], serves
+//! [`router`], and starts the [`retention`] task.
 
 pub mod api;
 pub mod auth;
+pub mod csv;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod retention;
 pub mod service;
 
 use std::sync::Arc;

@@ -90,6 +90,10 @@ async fn bodies_over_the_limit_are_refused_with_413() {
     let items: Vec<Value> = (0..40).map(|i| app.queue_callback(&format!("+4420794600{i:02}"), json!({}))).collect();
     let result = app.post("/callbacks/import", json!({"items": items})).await.expect(200);
     assert_eq!(result["created"], 40);
+    // So does bulk cancel, which may name up to 100,000 ids.
+    let ids: Vec<String> = (0..100).map(|i| format!("0190a0e4-0000-7000-8000-{i:012}")).collect();
+    let bulk = app.post("/callbacks/bulk-cancel", json!({"ids": ids})).await.expect(200);
+    assert_eq!(bulk["skipped"].as_array().unwrap().len(), 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,13 +106,18 @@ async fn probes_answer_without_authentication() {
 }
 
 /// Every route the server registers, as documented paths.
-const EXPECTED_PATHS: [&str; 24] = [
+const EXPECTED_PATHS: [&str; 30] = [
     "/api/v1/agents",
     "/api/v1/agents/{id}",
     "/api/v1/callbacks",
+    "/api/v1/callbacks.csv",
+    "/api/v1/callbacks/bulk-cancel",
     "/api/v1/callbacks/import",
     "/api/v1/callbacks/{id}",
+    "/api/v1/callbacks/{id}/cancel",
     "/api/v1/callbacks/{id}/events",
+    "/api/v1/callbacks/{id}/recreate",
+    "/api/v1/callbacks/{id}/reschedule",
     "/api/v1/campaigns",
     "/api/v1/campaigns/{id}",
     "/api/v1/leads",
@@ -118,6 +127,7 @@ const EXPECTED_PATHS: [&str; 24] = [
     "/api/v1/queues",
     "/api/v1/queues/{id}",
     "/api/v1/queues/{id}/availability",
+    "/api/v1/reports/cancellations/{report}",
     "/api/v1/search",
     "/api/v1/tokens",
     "/api/v1/wrap-codes",
@@ -137,7 +147,7 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-    let expected: BTreeSet<String> = EXPECTED_PATHS[..21].iter().map(|p| p.to_string()).collect();
+    let expected: BTreeSet<String> = EXPECTED_PATHS[..27].iter().map(|p| p.to_string()).collect();
     assert_eq!(documented, expected);
 
     // Every documented operation is routed: no 404 "no such route", no 405, no server fault.
@@ -155,7 +165,9 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
             };
             operations += 1;
             assert!(item[method.as_str().to_lowercase()]["responses"].is_object());
-            let concrete = path.replace("{id}", if path.starts_with("/api/v1/callbacks") { uuid } else { "424242" });
+            let concrete = path
+                .replace("{id}", if path.starts_with("/api/v1/callbacks") { uuid } else { "424242" })
+                .replace("{report}", &format!("{uuid}.csv"));
             let body = matches!(method, Method::POST | Method::PATCH | Method::PUT).then(|| json!({}));
             let reply = app.send(method.clone(), &concrete, Some(&app.admin), body.as_ref()).await;
             let status = reply.status.as_u16();
@@ -165,12 +177,13 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
                 "{method} {path} not routed"
             );
             assert!(status < 500, "{method} {path}: {}", reply.body);
-            assert!(reply.body.is_object() || status == 204, "{method} {path}: not JSON");
+            let is_csv = reply.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/csv"));
+            assert!(reply.body.is_object() || status == 204 || is_csv, "{method} {path}: not JSON or CSV");
         }
     }
-    assert!(operations >= 40, "{operations} operations");
+    assert!(operations >= 49, "{operations} operations");
     // The served extras are there too.
-    for extra in &EXPECTED_PATHS[21..] {
+    for extra in &EXPECTED_PATHS[27..] {
         let response = app.client.get(app.url(extra)).send().await.unwrap();
         assert!(response.status().is_success() || response.status().is_redirection(), "{extra}");
     }

@@ -1,9 +1,11 @@
 //! Callbacks and their audit events: the hot paths.
 //!
-//! Writes (`create`, `create_batch`, `transition`) run inside a writer-thread savepoint, so every
-//! check they make (idempotency, duplicates, slot capacity, the transition table) and everything they
-//! write (the row, its audit event, the idempotency key) is one atomic step that no concurrent
-//! request can slip between. They use only cached statements: per job there is no SQL text to build.
+//! Writes (`create`, `create_batch`, `transition`) run as check-first jobs on the writer thread (see
+//! [`crate::writer`]): every check they make (idempotency, duplicates, slot capacity, the transition
+//! table, a recreated original) comes before their first write, and each write is one statement, so
+//! with what they write (the row, its audit event, the idempotency key, the original's link) they are
+//! one atomic step that no concurrent request can slip between. They use only cached statements: per
+//! job there is no SQL text to build.
 //!
 //! Reads build their SQL from the filter, with bound parameters only — no value is ever written into
 //! the SQL text — and are shaped so the indexes of `0001_initial.sql` serve them: the list walks
@@ -23,12 +25,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use crate::codec::*;
 use crate::error::{Op, ResultExt};
 
-const COLS: &str = "c.callback_id, c.type, c.origin, c.phone, c.phone_raw, c.campaign_id, c.list_id, c.lead_id, \
+pub(crate) const COLS: &str = "c.callback_id, c.type, c.origin, c.phone, c.phone_raw, c.campaign_id, c.list_id, c.lead_id, \
     c.queue_id, c.agent_id, c.wrap_code, c.desired_time, c.timezone, c.lead_timezone, c.earliest_time, c.window_secs, \
     c.slot_start, c.state, c.result, c.attempts, c.priority, c.notes, c.data, c.created_by, c.created_at, \
     c.updated_at, c.queued_at, c.recreated_from, c.recreated_as, c.expires_at";
 
-fn callback_row(r: &Row<'_>) -> rusqlite::Result<Callback> {
+pub(crate) fn callback_row(r: &Row<'_>) -> rusqlite::Result<Callback> {
     Ok(Callback {
         id: id_from(r.get(0)?),
         kind: named(1, &r.get::<_, String>(1)?, CallbackType::parse)?,
@@ -78,12 +80,12 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<CallbackEvent> {
 }
 
 /// `earliest_time + window`: the instant a still-`SCHEDULED` callback becomes overdue.
-fn overdue_at(c: &Callback) -> Option<i64> {
+pub(crate) fn overdue_at(c: &Callback) -> Option<i64> {
     c.earliest_time.map(|e| ms(e) + i64::from(c.window_secs) * 1000)
 }
 
 /// The callback exactly as it will read back: instants at millisecond precision.
-fn as_stored(mut c: Callback) -> Callback {
+pub(crate) fn as_stored(mut c: Callback) -> Callback {
     c.desired_time = trunc(c.desired_time);
     c.earliest_time = c.earliest_time.map(trunc);
     c.slot_start = c.slot_start.map(trunc);
@@ -182,22 +184,15 @@ pub(crate) fn create(conn: &Connection, new: NewCallback) -> StoreResult<CreateO
     }
 
     let cb = as_stored(new.callback);
+    if let Some(original) = cb.recreated_from {
+        check_recreatable(conn, original)?;
+    }
     if cb.state.is_active() {
         if let Some(limit) = new.duplicate_limit {
-            check_duplicates(conn, &cb, limit)?;
+            check_duplicates(conn, &cb, limit, None)?;
         }
         if let (Some(capacity), Some(queue_id), Some(slot)) = (new.slot_capacity, cb.queue_id, cb.slot_start) {
-            let booked: i64 = conn
-                .prepare_cached(
-                    "select count(*) from callback \
-                     where queue_id = ?1 and slot_start = ?2 and state <> 'COMPLETED' and slot_start is not null",
-                )
-                .db()?
-                .query_row(params![queue_id, ms(slot)], |r| r.get(0))
-                .db()?;
-            if booked >= i64::from(capacity) {
-                return Err(StoreError::SlotFull { slot_start: slot, capacity });
-            }
+            check_slot(conn, queue_id, slot, capacity, None)?;
         }
     }
 
@@ -222,34 +217,107 @@ pub(crate) fn create(conn: &Connection, new: NewCallback) -> StoreResult<CreateO
         .execute(params![key.key, key.fingerprint, id_bytes(cb.id), ms(cb.created_at)])
         .on(Op::Write("idempotency key"))?;
     }
+    if let Some(original) = cb.recreated_from {
+        conn.prepare_cached("update callback set recreated_as = ?2, updated_at = ?3 where callback_id = ?1")
+            .db()?
+            .execute(params![id_bytes(original), id_bytes(cb.id), ms(cb.created_at)])
+            .on(Op::Write("callback"))?;
+        let completed = Some(CallbackState::Completed);
+        let details = serde_json::json!({ "recreated_as": cb.id });
+        insert_event(conn, original, cb.created_at, &cb.created_by, "recreated", completed, completed, &details)?;
+    }
     Ok(CreateOutcome::Created(cb))
 }
 
+/// A callback may be recreated once, and only after it completed: the new one is its successor, and
+/// a second successor (or one for a callback still in play) would be a second live callback for the
+/// same request.
+fn check_recreatable(conn: &Connection, original: CallbackId) -> StoreResult<()> {
+    let found: Option<(String, Option<[u8; 16]>)> = conn
+        .prepare_cached("select state, recreated_as from callback where callback_id = ?1")
+        .db()?
+        .query_row([id_bytes(original)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .db()?;
+    match found {
+        None => Err(StoreError::not_found(format!("callback {original}"))),
+        Some((state, _)) if state != CallbackState::Completed.as_str() => Err(StoreError::Conflict(format!(
+            "only a completed callback can be recreated; callback {original} is {state}"
+        ))),
+        Some((_, Some(successor))) => {
+            Err(StoreError::Conflict(format!("callback {original} was already recreated as {}", id_from(successor))))
+        }
+        Some((_, None)) => Ok(()),
+    }
+}
+
 /// Refuses when the scope already holds `limit` active callbacks for the number. The scope is the
-/// queue; an agent callback without a queue is scoped to its campaign and agent.
-fn check_duplicates(conn: &Connection, cb: &Callback, limit: u32) -> StoreResult<()> {
+/// queue; an agent callback without a queue is scoped to its campaign and agent. `exclude` is the
+/// callback being updated, which must not count against itself.
+pub(crate) fn check_duplicates(
+    conn: &Connection,
+    cb: &Callback,
+    limit: u32,
+    exclude: Option<CallbackId>,
+) -> StoreResult<()> {
+    // `is not NULL` holds for every row, so a create (no exclusion) counts them all.
+    let exclude = exclude.map(id_bytes);
     let (count, oldest): (i64, Option<[u8; 16]>) = match cb.queue_id {
         Some(queue_id) => conn
             .prepare_cached(
                 "select count(*), min(callback_id) from callback \
-                 where queue_id = ?1 and phone = ?2 and state <> 'COMPLETED'",
+                 where queue_id = ?1 and phone = ?2 and state <> 'COMPLETED' and callback_id is not ?3",
             )
             .db()?
-            .query_row(params![queue_id, cb.phone], |r| Ok((r.get(0)?, r.get(1)?))),
+            .query_row(params![queue_id, cb.phone, exclude], |r| Ok((r.get(0)?, r.get(1)?))),
         None => conn
             .prepare_cached(
                 "select count(*), min(callback_id) from callback \
                  where phone = ?1 and campaign_id = ?2 and agent_id is ?3 and queue_id is null \
-                 and state <> 'COMPLETED'",
+                 and state <> 'COMPLETED' and callback_id is not ?4",
             )
             .db()?
-            .query_row(params![cb.phone, cb.campaign_id, cb.agent_id], |r| Ok((r.get(0)?, r.get(1)?))),
+            .query_row(params![cb.phone, cb.campaign_id, cb.agent_id, exclude], |r| Ok((r.get(0)?, r.get(1)?))),
     }
     .db()?;
     match oldest {
         Some(existing) if count >= i64::from(limit) => Err(StoreError::Duplicate { existing_id: id_from(existing) }),
         _ => Ok(()),
     }
+}
+
+/// Refuses when the queue's slot already holds `capacity` active bookings, not counting `exclude`
+/// (the callback being updated, which may stay in its own full slot).
+pub(crate) fn check_slot(
+    conn: &Connection,
+    queue_id: QueueId,
+    slot: Timestamp,
+    capacity: u32,
+    exclude: Option<CallbackId>,
+) -> StoreResult<()> {
+    let booked: i64 = match exclude {
+        // Counted from the partial index alone: the create path never reads the table here.
+        None => conn
+            .prepare_cached(
+                "select count(*) from callback \
+                 where queue_id = ?1 and slot_start = ?2 and state <> 'COMPLETED' and slot_start is not null",
+            )
+            .db()?
+            .query_row(params![queue_id, ms(slot)], |r| r.get(0)),
+        Some(id) => conn
+            .prepare_cached(
+                "select count(*) from callback \
+                 where queue_id = ?1 and slot_start = ?2 and state <> 'COMPLETED' and slot_start is not null \
+                 and callback_id <> ?3",
+            )
+            .db()?
+            .query_row(params![queue_id, ms(slot), id_bytes(id)], |r| r.get(0)),
+    }
+    .db()?;
+    if booked >= i64::from(capacity) {
+        return Err(StoreError::SlotFull { slot_start: slot, capacity });
+    }
+    Ok(())
 }
 
 pub(crate) fn insert_callback(conn: &Connection, c: &Callback) -> StoreResult<()> {
@@ -387,18 +455,18 @@ pub(crate) fn transition(conn: &Connection, req: TransitionRequest) -> StoreResu
 
 /// A WHERE clause under construction: SQL text with `?` placeholders and the values they bind.
 #[derive(Default)]
-struct Clause {
-    sql: String,
-    params: Vec<Value>,
+pub(crate) struct Clause {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Value>,
 }
 
 impl Clause {
-    fn and(&mut self, sql: &str) {
+    pub(crate) fn and(&mut self, sql: &str) {
         self.sql.push_str(if self.sql.is_empty() { " where " } else { " and " });
         self.sql.push_str(sql);
     }
 
-    fn bind(&mut self, v: impl Into<Value>) {
+    pub(crate) fn bind(&mut self, v: impl Into<Value>) {
         self.params.push(v.into());
     }
 
@@ -485,9 +553,12 @@ fn text_search(w: &mut Clause, field: SearchField, needle: &str) {
     }
 }
 
-fn filter_clause(f: &CallbackFilter) -> Clause {
+/// The WHERE clause of the list filters. `walk_desired` says the query walks `callback_desired` in
+/// order (a desired-time range, or an export/selection paging through it), which shapes the state
+/// filter so the planner keeps to that index.
+pub(crate) fn filter_clause(f: &CallbackFilter, walk_desired: bool) -> Clause {
     let mut w = Clause::default();
-    let ranged = f.from.is_some() || f.to.is_some();
+    let ranged = walk_desired || f.from.is_some() || f.to.is_some();
     if let Some(from) = f.from {
         w.and("c.desired_time >= ?");
         w.bind(ms(from));
@@ -566,7 +637,7 @@ fn order_by(sort: Sort) -> String {
 
 /// The SQL of one list page and its parameters (exposed for the query-plan test).
 fn list_sql(filter: &CallbackFilter, sort: Sort) -> (String, String, Vec<Value>) {
-    let w = filter_clause(filter);
+    let w = filter_clause(filter, false);
     let count = format!("select count(*) from callback c{}", w.sql);
     let mut sql = format!("select {COLS} from callback c{}", w.sql);
     sql.push_str(&order_by(sort));

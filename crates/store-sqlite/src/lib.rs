@@ -10,6 +10,9 @@
 //!   committed state while the writer works.
 //! - **Schema**: versioned SQL files in `migrations/`, embedded and applied at [`SqliteStore::open`];
 //!   the PostgreSQL store uses the same versions and names.
+//! - **Large operations** ([`operations`]): a bulk cancel is cancelled a batch per writer job, so other
+//!   writes interleave; exports page through the desired-time index with a keyset cursor; retention
+//!   removes a bounded amount per pass.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rebound_store::StoreError> {
@@ -19,7 +22,9 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -32,6 +37,7 @@ pub mod ceiling;
 mod codec;
 mod config;
 mod error;
+mod operations;
 mod reader;
 pub mod schema;
 mod writer;
@@ -85,6 +91,28 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The ids a bulk cancel by filter covers, in desired-time order, read page by page so no read
+    /// holds a connection (or a WAL snapshot) for the whole selection. A callback moved across the
+    /// page boundary between two pages is counted once.
+    async fn select_for_bulk(&self, filter: CallbackFilter) -> StoreResult<Vec<CallbackId>> {
+        let filter = Arc::new(filter);
+        let (mut ids, mut seen) = (Vec::new(), HashSet::new());
+        let mut after = None;
+        loop {
+            let f = filter.clone();
+            let page = self
+                .readers
+                .read(move |c| operations::selection_page(c, &f, after, operations::SELECTION_PAGE))
+                .await?;
+            let full = page.len() == operations::SELECTION_PAGE as usize;
+            after = page.last().copied();
+            ids.extend(page.into_iter().filter(|(_, id)| seen.insert(*id)).map(|(_, id)| codec::id_from(id)));
+            if !full {
+                return Ok(ids);
+            }
+        }
     }
 }
 
@@ -237,6 +265,64 @@ impl Store for SqliteStore {
     }
     async fn slot_bookings(&self, queue_id: QueueId, from: Timestamp, to: Timestamp) -> StoreResult<SlotBookings> {
         self.readers.read(move |c| callbacks::slot_bookings(c, queue_id, from, to)).await
+    }
+    async fn update_callback(&self, request: UpdateRequest) -> StoreResult<Callback> {
+        self.writer.write_checked(move |c| operations::update(c, request)).await
+    }
+    async fn delete_callback(&self, id: CallbackId, actor: &str, at: Timestamp) -> StoreResult<Callback> {
+        let actor = actor.to_string();
+        self.writer.write_checked(move |c| operations::delete(c, id, &actor, at)).await
+    }
+    async fn bulk_cancel(&self, request: BulkCancelRequest) -> StoreResult<BulkCancelSummary> {
+        let ids = match request.selection {
+            BulkSelection::Ids(ids) => {
+                let mut seen = HashSet::with_capacity(ids.len());
+                ids.into_iter().filter(|id| seen.insert(*id)).collect()
+            }
+            BulkSelection::Filter(filter) => self.select_for_bulk(filter).await?,
+        };
+        let bulk = Arc::new(operations::BulkCancel::new(
+            request.report_id,
+            request.by_customer,
+            request.reason,
+            request.actor,
+            request.at,
+        ));
+        let mut summary = BulkCancelSummary { report_id: bulk.report_id.clone(), cancelled: 0, skipped: Vec::new() };
+        let mut expires = None;
+        // An empty selection still leaves its (empty) report: one job with no ids.
+        let chunks: Vec<&[CallbackId]> =
+            if ids.is_empty() { vec![&[]] } else { ids.chunks(operations::BULK_CHUNK).collect() };
+        let mut position = 0;
+        for (i, ids) in chunks.into_iter().enumerate() {
+            // One chunk at a time, each queued only after the one before committed: writes that
+            // arrived meanwhile are ahead of it in the writer's queue (see `operations`).
+            let chunk = operations::Chunk { first: i == 0, position, ids: ids.to_vec(), expires_before: expires };
+            let bulk = bulk.clone();
+            let done = self.writer.write_checked(move |c| operations::cancel_chunk(c, &bulk, &chunk)).await?;
+            position += ids.len() as i64;
+            expires = done.expires;
+            summary.cancelled += done.cancelled;
+            summary.skipped.extend(done.skipped);
+        }
+        Ok(summary)
+    }
+    async fn cancellation_report(&self, report_id: &str) -> StoreResult<Option<CancellationReport>> {
+        let report_id = report_id.to_string();
+        self.readers.read(move |c| operations::report(c, &report_id)).await
+    }
+    async fn export_callbacks(
+        &self,
+        filter: &CallbackFilter,
+        descending: bool,
+        after: Option<ExportCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Callback>> {
+        let filter = filter.clone();
+        self.readers.read(move |c| operations::export(c, &filter, descending, after, limit)).await
+    }
+    async fn purge_expired(&self, now: Timestamp, limit: u32) -> StoreResult<PurgeOutcome> {
+        self.writer.write_checked(move |c| operations::purge(c, now, limit)).await
     }
 
     // ---- access -------------------------------------------------------------------------------

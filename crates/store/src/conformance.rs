@@ -90,6 +90,19 @@ macro_rules! conformance_tests {
             slot_bookings_count_active_bookings_per_slot,
             tokens_are_created_found_and_counted,
             a_batch_create_stores_the_accepted_items_and_reports_the_refused,
+            an_update_changes_every_edited_field_and_writes_its_event,
+            a_refused_update_changes_neither_the_callback_nor_its_history,
+            a_reschedule_update_is_allowed_only_from_scheduled,
+            update_duplicate_and_slot_checks_do_not_count_the_callback_itself,
+            a_deleted_callback_is_gone_and_its_history_keeps_what_it_was,
+            a_recreated_callback_is_linked_both_ways,
+            recreate_is_refused_unless_the_original_completed_and_was_not_recreated_yet,
+            bulk_cancel_by_ids_cancels_what_it_may_and_reports_every_id_in_order,
+            bulk_cancel_by_filter_covers_exactly_the_matching_callbacks,
+            a_bulk_cancel_of_more_than_one_batch_is_complete_and_consistent,
+            export_pages_cover_the_filtered_set_once_in_order_both_ways,
+            purge_removes_exactly_what_expired_and_respects_the_limit,
+            racing_cancels_reschedules_steps_and_bulk_cancels_keep_every_history_legal,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -190,6 +203,7 @@ pub fn agent(name: &str, username: &str) -> Agent {
 
 /// A small world: two campaigns with a queue each (plus a second queue in the first), a list with
 /// a lead, and an agent.
+#[derive(Debug, Clone)]
 pub struct World {
     pub campaign: Campaign,
     pub other_campaign: Campaign,
@@ -573,7 +587,9 @@ pub async fn a_second_record_with_the_same_unique_name_is_a_conflict(store: Arc<
 
 pub async fn a_callback_round_trips_every_field(store: Arc<dyn Store>) {
     let w = world(store.as_ref()).await;
+    // Only a completed callback can be recreated.
     let original = create(store.as_ref(), callback(&w, "+442070000009", at(-60))).await;
+    let original = apply(store.as_ref(), original.id, &[CANCEL]).await;
     let cb = Callback {
         id: CallbackId::new(),
         kind: CallbackType::Agent,
@@ -613,6 +629,7 @@ pub async fn a_callback_round_trips_every_field(store: Arc<dyn Store>) {
         id: CallbackId::new(),
         state: CallbackState::Completed,
         result: Some(CallbackResult::Expired),
+        recreated_from: None,
         ..cb
     };
     assert_eq!(create(store.as_ref(), completed.clone()).await, completed);
@@ -1346,4 +1363,791 @@ pub async fn a_batch_create_stores_the_accepted_items_and_reports_the_refused(st
     }
     assert_eq!(list_all(store.as_ref(), &CallbackFilter::default()).await.len(), 3);
     assert!(store.create_callbacks(Vec::new()).await.unwrap().is_empty());
+}
+
+// ---- operations: update ----------------------------------------------------------------------------
+
+/// An in-place update with no checks and no lifecycle step, by `editor` at `at(5)`.
+pub fn edit(id: CallbackId, edit: CallbackEdit) -> UpdateRequest {
+    UpdateRequest {
+        id,
+        action: None,
+        expect: Vec::new(),
+        if_unchanged_since: None,
+        edit,
+        duplicate_limit: None,
+        slot_capacity: None,
+        actor: "editor".into(),
+        at: at(5),
+        event_action: "edited".into(),
+        event_details: json!({"via": "conformance"}),
+    }
+}
+
+/// A reschedule to `to` (desired and earliest time), as the reschedule endpoint asks for it.
+pub fn reschedule(id: CallbackId, to: Timestamp) -> UpdateRequest {
+    UpdateRequest {
+        action: Some(Action::Reschedule),
+        event_action: "rescheduled".into(),
+        ..edit(id, CallbackEdit { desired_time: Some(to), earliest_time: Some(Some(to)), ..Default::default() })
+    }
+}
+
+pub async fn an_update_changes_every_edited_field_and_writes_its_event(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let cb = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let data: DataFields = [("account_no".to_string(), "B-7".to_string())].into();
+    let change = CallbackEdit {
+        kind: Some(CallbackType::Agent),
+        campaign_id: Some(w.other_campaign.id),
+        list_id: Some(Some(w.list.id)),
+        queue_id: Some(Some(w.other_queue.id)),
+        agent_id: Some(Some(w.agent.id)),
+        notes: Some(Some("moved to retention".into())),
+        data: Some(data.clone()),
+        desired_time: Some(at(120)),
+        timezone: Some(Some("Asia/Singapore".into())),
+        earliest_time: Some(Some(at(125))),
+        window_secs: Some(300),
+        slot_start: Some(Some(at(120))),
+        expires_at: Some(at(9_000)),
+    };
+    let updated = store.update_callback(edit(cb.id, change)).await.unwrap();
+    let expected = Callback {
+        kind: CallbackType::Agent,
+        campaign_id: w.other_campaign.id,
+        list_id: Some(w.list.id),
+        queue_id: Some(w.other_queue.id),
+        agent_id: Some(w.agent.id),
+        notes: Some("moved to retention".into()),
+        data,
+        desired_time: at(120),
+        timezone: Some("Asia/Singapore".into()),
+        earliest_time: Some(at(125)),
+        window_secs: 300,
+        slot_start: Some(at(120)),
+        expires_at: at(9_000),
+        updated_at: at(5),
+        ..cb.clone()
+    };
+    assert_eq!(updated, expected);
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(expected.clone()));
+    let events = store.callback_events(cb.id).await.unwrap();
+    assert_eq!(events.len(), 2);
+    let e = &events[1];
+    assert_eq!((e.actor.as_str(), e.action.as_str(), e.at), ("editor", "edited", at(5)));
+    assert_eq!((e.from_state, e.to_state), (Some(CallbackState::Scheduled), Some(CallbackState::Scheduled)));
+    assert_eq!(e.details, json!({"via": "conformance"}));
+    // The filters see the new values, the overdue deadline included (earliest 125 + 5 min).
+    let moved = CallbackFilter { campaign_ids: vec![w.other_campaign.id], ..Default::default() };
+    assert_eq!(list_all(store.as_ref(), &moved).await, BTreeSet::from([cb.id]));
+    let overdue = |m| CallbackFilter { overdue_at: Some(at(m)), ..Default::default() };
+    assert!(list_all(store.as_ref(), &overdue(129)).await.is_empty());
+    assert_eq!(list_all(store.as_ref(), &overdue(131)).await, BTreeSet::from([cb.id]));
+
+    // `None` leaves a field alone; `Some(None)` clears it.
+    let mut clear = edit(cb.id, CallbackEdit { notes: Some(None), agent_id: Some(None), ..Default::default() });
+    clear.at = at(6);
+    let cleared = store.update_callback(clear).await.unwrap();
+    assert_eq!(cleared, Callback { notes: None, agent_id: None, updated_at: at(6), ..expected });
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(cleared));
+    assert_eq!(store.callback_events(cb.id).await.unwrap().len(), 3);
+}
+
+pub async fn a_refused_update_changes_neither_the_callback_nor_its_history(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let cb = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let queued = apply(store.as_ref(), cb.id, &[Action::Promote]).await;
+    let events = store.callback_events(cb.id).await.unwrap();
+    let change = || CallbackEdit {
+        notes: Some(Some("changed".into())),
+        desired_time: Some(at(300)),
+        slot_start: Some(Some(at(300))),
+        ..Default::default()
+    };
+    let unchanged = async || {
+        assert_eq!(store.get_callback(cb.id).await.unwrap().as_ref(), Some(&queued));
+        assert_eq!(store.callback_events(cb.id).await.unwrap(), events);
+    };
+
+    // The caller saw it SCHEDULED: a plain edit is a conflict naming the state…
+    let mut req = edit(cb.id, change());
+    req.expect = vec![CallbackState::Scheduled];
+    match store.update_callback(req).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("QUEUED"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    unchanged().await;
+    // …and with a lifecycle step it is that step's refusal.
+    let mut req = reschedule(cb.id, at(300));
+    req.expect = vec![CallbackState::Scheduled];
+    match store.update_callback(req).await {
+        Err(StoreError::IllegalTransition(e)) => {
+            assert_eq!((e.from.state, e.action), (CallbackState::Queued, Action::Reschedule))
+        }
+        other => panic!("expected IllegalTransition, got {other:?}"),
+    }
+    unchanged().await;
+    // Changed since it was read (created at t0, promoted at t0+1).
+    let mut req = edit(cb.id, change());
+    req.if_unchanged_since = Some(cb.updated_at);
+    assert_conflict(store.update_callback(req).await);
+    unchanged().await;
+    // Full slot and duplicate refusals.
+    let mut req = edit(cb.id, change());
+    req.slot_capacity = Some(0);
+    assert!(matches!(store.update_callback(req).await, Err(StoreError::SlotFull { .. })));
+    unchanged().await;
+    let twin = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let mut req = edit(cb.id, change());
+    req.duplicate_limit = Some(1);
+    match store.update_callback(req).await {
+        Err(StoreError::Duplicate { existing_id }) => assert_eq!(existing_id, twin.id),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    unchanged().await;
+    // A queue that does not exist.
+    let req = edit(cb.id, CallbackEdit { queue_id: Some(Some(987_654)), ..change() });
+    assert_not_found(store.update_callback(req).await);
+    unchanged().await;
+    assert_not_found(store.update_callback(edit(CallbackId::new(), change())).await);
+
+    // The version the caller read, in an expected state: accepted.
+    let mut req = edit(cb.id, change());
+    req.expect = vec![CallbackState::Scheduled, CallbackState::Queued];
+    req.if_unchanged_since = Some(queued.updated_at);
+    let done = store.update_callback(req).await.unwrap();
+    assert_eq!(
+        (done.notes.as_deref(), done.desired_time, done.state),
+        (Some("changed"), at(300), CallbackState::Queued)
+    );
+    assert_eq!(store.callback_events(cb.id).await.unwrap().len(), events.len() + 1);
+}
+
+pub async fn a_reschedule_update_is_allowed_only_from_scheduled(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    for (i, state) in CallbackState::ALL.into_iter().enumerate() {
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700005{i:02}"), at(10))).await;
+        let before = apply(store.as_ref(), cb.id, path_to(state)).await;
+        let events = store.callback_events(cb.id).await.unwrap();
+        let result = store.update_callback(reschedule(cb.id, at(300))).await;
+        if state == CallbackState::Scheduled {
+            let moved = result.unwrap();
+            assert_eq!(
+                moved,
+                Callback { desired_time: at(300), earliest_time: Some(at(300)), updated_at: at(5), ..before }
+            );
+            let last = store.callback_events(cb.id).await.unwrap().pop().unwrap();
+            assert_eq!(last.action, "rescheduled");
+            assert_eq!((last.from_state, last.to_state), (Some(state), Some(state)));
+        } else {
+            match result {
+                Err(StoreError::IllegalTransition(e)) => {
+                    assert_eq!((e.from.state, e.action), (state, Action::Reschedule))
+                }
+                other => panic!("{state}: expected IllegalTransition, got {other:?}"),
+            }
+            assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(before));
+            assert_eq!(store.callback_events(cb.id).await.unwrap(), events);
+        }
+    }
+}
+
+pub async fn update_duplicate_and_slot_checks_do_not_count_the_callback_itself(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let in_slot = |phone: &str, slot: Timestamp| {
+        let mut c = callback(&w, phone, slot);
+        c.slot_start = Some(slot);
+        c
+    };
+    let a = create(store.as_ref(), in_slot("+442070000001", at(60))).await;
+    create(store.as_ref(), in_slot("+442070000002", at(60))).await;
+    let c = create(store.as_ref(), in_slot("+442070000003", at(75))).await;
+
+    // `a` stays in its own full slot (2 of 2, itself included): accepted.
+    let mut req = reschedule(a.id, at(65));
+    req.edit.slot_start = Some(Some(at(60)));
+    req.slot_capacity = Some(2);
+    req.duplicate_limit = Some(1);
+    store.update_callback(req).await.unwrap();
+    // `c` moving into it would be a third booking.
+    let mut req = reschedule(c.id, at(60));
+    req.edit.slot_start = Some(Some(at(60)));
+    req.slot_capacity = Some(2);
+    match store.update_callback(req).await {
+        Err(StoreError::SlotFull { slot_start, capacity }) => assert_eq!((slot_start, capacity), (at(60), 2)),
+        other => panic!("expected SlotFull, got {other:?}"),
+    }
+    assert_eq!(store.get_callback(c.id).await.unwrap(), Some(c.clone()));
+
+    // Transferring a callback for `a`'s number into `a`'s queue is a duplicate naming `a`…
+    let mut d = callback(&w, "+442070000001", at(90));
+    d.queue_id = Some(w.queue2.id);
+    let d = create(store.as_ref(), d).await;
+    let mut transfer = edit(d.id, CallbackEdit { queue_id: Some(Some(w.queue.id)), ..Default::default() });
+    transfer.duplicate_limit = Some(1);
+    match store.update_callback(transfer.clone()).await {
+        Err(StoreError::Duplicate { existing_id }) => assert_eq!(existing_id, a.id),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    assert_eq!(store.get_callback(d.id).await.unwrap(), Some(d.clone()));
+    // …allowed when the queue allows two.
+    transfer.duplicate_limit = Some(2);
+    assert_eq!(store.update_callback(transfer).await.unwrap().queue_id, Some(w.queue.id));
+    // An agent callback without a queue counts in its campaign and agent.
+    let mut agent_cb = edit(
+        d.id,
+        CallbackEdit {
+            kind: Some(CallbackType::Agent),
+            queue_id: Some(None),
+            agent_id: Some(Some(w.agent.id)),
+            ..Default::default()
+        },
+    );
+    agent_cb.duplicate_limit = Some(1);
+    assert_eq!(store.update_callback(agent_cb.clone()).await.unwrap().queue_id, None);
+    store.update_callback(agent_cb).await.unwrap();
+}
+
+// ---- operations: delete, recreate ------------------------------------------------------------------
+
+pub async fn a_deleted_callback_is_gone_and_its_history_keeps_what_it_was(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let cb = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let queued = apply(store.as_ref(), cb.id, &[Action::Promote]).await;
+    let history = store.callback_events(cb.id).await.unwrap();
+    let deleted = store.delete_callback(cb.id, "admin:root", at(30)).await.unwrap();
+    assert_eq!(deleted, queued);
+
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), None);
+    assert!(list_all(store.as_ref(), &CallbackFilter::default()).await.is_empty());
+    assert!(store.search_callbacks(Some(cb.id), &[], 10).await.unwrap().is_empty());
+    let events = store.callback_events(cb.id).await.unwrap();
+    assert_eq!(events.len(), history.len() + 1);
+    assert_eq!(events[..history.len()], history[..], "the history is kept as it was");
+    let tombstone = events.last().unwrap();
+    assert_eq!((tombstone.action.as_str(), tombstone.actor.as_str(), tombstone.at), ("deleted", "admin:root", at(30)));
+    assert_eq!((tombstone.from_state, tombstone.to_state), (Some(CallbackState::Queued), None));
+    let snapshot: Callback = serde_json::from_value(tombstone.details.clone()).expect("the details are the callback");
+    assert_eq!(snapshot, queued);
+
+    assert_not_found(store.delete_callback(cb.id, "admin:root", at(31)).await);
+    assert_not_found(store.transition_callback(step(cb.id, CANCEL)).await);
+    assert_eq!(store.callback_events(cb.id).await.unwrap().len(), history.len() + 1);
+    // It no longer counts as an active callback for its number.
+    store.create_callback(new_limited(callback(&w, "+442070000001", at(10)), 1)).await.unwrap();
+}
+
+pub async fn a_recreated_callback_is_linked_both_ways(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let original = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let original = apply(store.as_ref(), original.id, &[CANCEL]).await;
+    let mut copy = callback(&w, "+442070000001", at(60));
+    copy.origin = Origin::Recreated;
+    copy.recreated_from = Some(original.id);
+    copy.created_by = "supervisor:sam".into();
+    copy.created_at = at(20);
+    copy.updated_at = at(20);
+    let created = store
+        .create_callback(NewCallback { event_action: "recreated".into(), ..new_limited(copy.clone(), 1) })
+        .await
+        .unwrap();
+    assert_eq!(created, CreateOutcome::Created(copy.clone()));
+    assert_eq!(store.get_callback(copy.id).await.unwrap(), Some(copy.clone()));
+
+    let linked = store.get_callback(original.id).await.unwrap().unwrap();
+    assert_eq!(linked, Callback { recreated_as: Some(copy.id), updated_at: at(20), ..original.clone() });
+    let events = store.callback_events(original.id).await.unwrap();
+    assert_eq!(events.len(), 3);
+    let e = &events[2];
+    assert_eq!((e.action.as_str(), e.actor.as_str(), e.at), ("recreated", "supervisor:sam", at(20)));
+    assert_eq!((e.from_state, e.to_state), (Some(CallbackState::Completed), Some(CallbackState::Completed)));
+    assert_eq!(e.details, json!({"recreated_as": copy.id.to_string()}));
+    assert_eq!(store.callback_events(copy.id).await.unwrap().len(), 1);
+}
+
+pub async fn recreate_is_refused_unless_the_original_completed_and_was_not_recreated_yet(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let recreation = |original: CallbackId, phone: &str| {
+        let mut c = callback(&w, phone, at(60));
+        c.origin = Origin::Recreated;
+        c.recreated_from = Some(original);
+        c
+    };
+    let refused_without_trace = async |result: StoreResult<CreateOutcome>, copy: &Callback, original: &Callback| {
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "expected Conflict, got {result:?}");
+        assert_eq!(store.get_callback(copy.id).await.unwrap(), None);
+        assert!(store.callback_events(copy.id).await.unwrap().is_empty());
+        assert_eq!(store.get_callback(original.id).await.unwrap().as_ref(), Some(original));
+    };
+
+    // Still active.
+    let active = create(store.as_ref(), callback(&w, "+442070000001", at(10))).await;
+    let copy = recreation(active.id, "+442070000002");
+    refused_without_trace(store.create_callback(new(copy.clone())).await, &copy, &active).await;
+    assert_eq!(store.callback_events(active.id).await.unwrap().len(), 1);
+    // Unknown.
+    assert_not_found(store.create_callback(new(recreation(CallbackId::new(), "+442070000003"))).await);
+
+    // Recreated once; a second time is refused, naming the first successor.
+    let done = create(store.as_ref(), callback(&w, "+442070000004", at(10))).await;
+    apply(store.as_ref(), done.id, &[CANCEL]).await;
+    let first = create(store.as_ref(), recreation(done.id, "+442070000004")).await;
+    let done = store.get_callback(done.id).await.unwrap().unwrap();
+    let second = recreation(done.id, "+442070000005");
+    let result = store.create_callback(new(second.clone())).await;
+    assert!(matches!(&result, Err(StoreError::Conflict(m)) if m.contains(&first.id.to_string())), "{result:?}");
+    refused_without_trace(result, &second, &done).await;
+
+    // In a batch, the second recreation of one original sees the first.
+    let other = create(store.as_ref(), callback(&w, "+442070000006", at(10))).await;
+    apply(
+        store.as_ref(),
+        other.id,
+        &[Action::Promote, Action::Reserve, Action::Accept, Action::Finish(CallbackResult::Agent)],
+    )
+    .await;
+    let (a, b) = (recreation(other.id, "+442070000006"), recreation(other.id, "+442070000007"));
+    let results = store.create_callbacks(vec![new(a.clone()), new(b.clone())]).await.unwrap();
+    assert_eq!(results[0].as_ref().unwrap(), &CreateOutcome::Created(a.clone()));
+    assert!(matches!(results[1], Err(StoreError::Conflict(_))), "{:?}", results[1]);
+    assert_eq!(store.get_callback(other.id).await.unwrap().unwrap().recreated_as, Some(a.id));
+    assert_eq!(store.get_callback(b.id).await.unwrap(), None);
+}
+
+// ---- operations: bulk cancel -----------------------------------------------------------------------
+
+pub fn bulk(report_id: &str, selection: BulkSelection) -> BulkCancelRequest {
+    BulkCancelRequest {
+        report_id: report_id.into(),
+        selection,
+        by_customer: false,
+        reason: Some("storm".into()),
+        actor: "supervisor:sam".into(),
+        at: at(40),
+    }
+}
+
+/// Checks that `cancelled` went from `before` to COMPLETED(`result`) at `at(40)` with exactly one new
+/// event, the bulk's `cancelled` event.
+async fn assert_bulk_cancelled(store: &dyn Store, before: &Callback, result: CallbackResult, report_id: &str) {
+    let now = store.get_callback(before.id).await.unwrap().unwrap();
+    assert_eq!(
+        now,
+        Callback { state: CallbackState::Completed, result: Some(result), updated_at: at(40), ..before.clone() }
+    );
+    let events = store.callback_events(before.id).await.unwrap();
+    let cancels: Vec<&CallbackEvent> = events.iter().filter(|e| e.action == "cancelled").collect();
+    assert_eq!(cancels.len(), 1, "one cancelled event");
+    let e = events.last().unwrap();
+    assert_eq!((e.action.as_str(), e.actor.as_str(), e.at), ("cancelled", "supervisor:sam", at(40)));
+    assert_eq!((e.from_state, e.to_state), (Some(before.state), Some(CallbackState::Completed)));
+    assert_eq!(e.details, json!({"reason": "storm", "bulk_report_id": report_id}));
+}
+
+pub async fn bulk_cancel_by_ids_cancels_what_it_may_and_reports_every_id_in_order(store: Arc<dyn Store>) {
+    use CallbackState::*;
+    let w = world(store.as_ref()).await;
+    let mut made = Vec::new();
+    for (i, state) in [Scheduled, Queued, Routing, Processing, Completed].into_iter().enumerate() {
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700006{i:02}"), at(10 + 100 * i as i64))).await;
+        made.push(apply(store.as_ref(), cb.id, path_to(state)).await);
+    }
+    let [s, q, r, p, c] = <[Callback; 5]>::try_from(made).unwrap();
+    let (p_events, c_events) = (store.callback_events(p.id).await.unwrap(), store.callback_events(c.id).await.unwrap());
+    let unknown = CallbackId::new();
+    let order = vec![p.id, s.id, unknown, q.id, s.id, c.id, r.id];
+    let summary = store.bulk_cancel(bulk("r-1", BulkSelection::Ids(order))).await.unwrap();
+    assert_eq!(summary.report_id, "r-1");
+    assert_eq!(summary.cancelled, 3);
+    assert_eq!(
+        summary.skipped,
+        vec![
+            SkippedCallback {
+                id: p.id,
+                state: Some(Processing),
+                reason: "in PROCESSING: an agent is handling it".into()
+            },
+            SkippedCallback { id: unknown, state: None, reason: "not found".into() },
+            SkippedCallback { id: c.id, state: Some(Completed), reason: "already COMPLETED".into() },
+        ]
+    );
+    for cb in [&s, &q, &r] {
+        assert_bulk_cancelled(store.as_ref(), cb, CallbackResult::CancelledByAdmin, "r-1").await;
+    }
+    assert_eq!(store.get_callback(p.id).await.unwrap(), Some(p.clone()));
+    assert_eq!(store.get_callback(c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(store.callback_events(p.id).await.unwrap(), p_events);
+    assert_eq!(store.callback_events(c.id).await.unwrap(), c_events);
+
+    // The report outlives a rename: it records the names of the moment.
+    store.update_campaign(Campaign { name: "Renamed".into(), ..w.campaign.clone() }).await.unwrap();
+    let report = store.cancellation_report("r-1").await.unwrap().expect("the report is kept");
+    assert_eq!(
+        (report.report_id.as_str(), report.actor.as_str(), report.created_at),
+        ("r-1", "supervisor:sam", at(40))
+    );
+    let latest = [&s, &q, &r, &p, &c].iter().map(|c| c.expires_at).max().unwrap();
+    assert_eq!(report.expires_at, latest, "the report expires with the last of its callbacks");
+    let line = |cb: &Callback, outcome: &str, reason: &str| CancellationRow {
+        callback_id: cb.id,
+        phone: cb.phone.clone(),
+        campaign_id: w.campaign.id,
+        campaign_name: "Sales Outbound".into(),
+        queue_id: Some(w.queue.id),
+        queue_name: Some("Billing".into()),
+        desired_time: cb.desired_time,
+        state_before: Some(cb.state),
+        outcome: outcome.into(),
+        reason: reason.into(),
+        actor: "supervisor:sam".into(),
+        at: at(40),
+    };
+    let expected = vec![
+        line(&p, "skipped", "in PROCESSING: an agent is handling it"),
+        line(&s, "cancelled", "storm"),
+        CancellationRow {
+            callback_id: unknown,
+            phone: String::new(),
+            campaign_id: 0,
+            campaign_name: String::new(),
+            queue_id: None,
+            queue_name: None,
+            desired_time: Timestamp::UNIX_EPOCH,
+            state_before: None,
+            outcome: "skipped".into(),
+            reason: "not found".into(),
+            actor: "supervisor:sam".into(),
+            at: at(40),
+        },
+        line(&q, "cancelled", "storm"),
+        line(&c, "skipped", "already COMPLETED"),
+        line(&r, "cancelled", "storm"),
+    ];
+    assert_eq!(report.rows, expected);
+    assert_eq!(store.cancellation_report("no-such-report").await.unwrap(), None);
+
+    // By the customer's wish.
+    let fresh = create(store.as_ref(), callback(&w, "+442070000699", at(10))).await;
+    let mut by_customer = bulk("r-2", BulkSelection::Ids(vec![fresh.id]));
+    by_customer.by_customer = true;
+    assert_eq!(store.bulk_cancel(by_customer).await.unwrap().cancelled, 1);
+    assert_bulk_cancelled(store.as_ref(), &fresh, CallbackResult::CancelledByCustomer, "r-2").await;
+
+    // A report id names one bulk action: reusing it is refused and cancels nothing.
+    let other = create(store.as_ref(), callback(&w, "+442070000698", at(10))).await;
+    assert_conflict(store.bulk_cancel(bulk("r-1", BulkSelection::Ids(vec![other.id]))).await);
+    assert_eq!(store.get_callback(other.id).await.unwrap(), Some(other.clone()));
+    assert_eq!(store.cancellation_report("r-1").await.unwrap().unwrap().rows, expected);
+}
+
+pub async fn bulk_cancel_by_filter_covers_exactly_the_matching_callbacks(store: Arc<dyn Store>) {
+    use CallbackState::*;
+    let w = world(store.as_ref()).await;
+    let mut in_range = Vec::new();
+    for (i, state) in [Completed, Scheduled, Processing, Queued].into_iter().enumerate() {
+        // Created out of time order: the report follows desired time.
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700007{i:02}"), at(80 - 20 * i as i64))).await;
+        in_range.push(apply(store.as_ref(), cb.id, path_to(state)).await);
+    }
+    in_range.sort_by_key(|c| (c.desired_time, c.id));
+    let outside = create(store.as_ref(), callback(&w, "+442070000790", at(200))).await;
+    let mut other_queue = callback(&w, "+442070000791", at(50));
+    other_queue.queue_id = Some(w.queue2.id);
+    let other_queue = create(store.as_ref(), other_queue).await;
+
+    let filter =
+        CallbackFilter { from: Some(at(0)), to: Some(at(100)), queue_ids: vec![w.queue.id], ..Default::default() };
+    let mut req = bulk("range", BulkSelection::Filter(filter));
+    req.by_customer = true;
+    let summary = store.bulk_cancel(req).await.unwrap();
+    assert_eq!(summary.cancelled, 2);
+    let skipped: Vec<(CallbackId, Option<CallbackState>)> = summary.skipped.iter().map(|s| (s.id, s.state)).collect();
+    let expected_skips: Vec<(CallbackId, Option<CallbackState>)> =
+        in_range.iter().filter(|c| matches!(c.state, Processing | Completed)).map(|c| (c.id, Some(c.state))).collect();
+    assert_eq!(skipped, expected_skips);
+    for cb in in_range.iter().filter(|c| matches!(c.state, Scheduled | Queued)) {
+        assert_bulk_cancelled(store.as_ref(), cb, CallbackResult::CancelledByCustomer, "range").await;
+    }
+    assert_eq!(store.get_callback(outside.id).await.unwrap(), Some(outside));
+    assert_eq!(store.get_callback(other_queue.id).await.unwrap(), Some(other_queue));
+    let report = store.cancellation_report("range").await.unwrap().unwrap();
+    assert_eq!(report.rows.iter().map(|r| r.callback_id).collect::<Vec<_>>(), ids(&in_range));
+    let outcomes: Vec<&str> = report.rows.iter().map(|r| r.outcome.as_str()).collect();
+    let expected: Vec<&str> =
+        in_range.iter().map(|c| if c.state.is_cancellable() { "cancelled" } else { "skipped" }).collect();
+    assert_eq!(outcomes, expected);
+
+    // A range with nothing in it still leaves its (empty) report, kept for the retention period.
+    let empty = CallbackFilter { from: Some(at(5_000)), to: Some(at(6_000)), ..Default::default() };
+    let summary = store.bulk_cancel(bulk("empty", BulkSelection::Filter(empty))).await.unwrap();
+    assert_eq!((summary.cancelled, summary.skipped.len()), (0, 0));
+    let report = store.cancellation_report("empty").await.unwrap().unwrap();
+    assert!(report.rows.is_empty());
+    assert_eq!(report.expires_at, at(40) + SignedDuration::from_hours(14 * 24));
+}
+
+pub async fn a_bulk_cancel_of_more_than_one_batch_is_complete_and_consistent(store: Arc<dyn Store>) {
+    const N: usize = 12_000;
+    let w = world(store.as_ref()).await;
+    let mut all = Vec::with_capacity(N);
+    for start in (0..N).step_by(1_000) {
+        let batch: Vec<NewCallback> = (start..start + 1_000)
+            .map(|i| new(callback(&w, &format!("+4420710{i:05}"), at((i % 700) as i64))))
+            .collect();
+        for r in store.create_callbacks(batch).await.unwrap() {
+            all.push(r.unwrap().into_callback());
+        }
+    }
+    // A few an agent is already handling.
+    let busy: BTreeSet<CallbackId> = all.iter().step_by(1_000).map(|c| c.id).collect();
+    for id in &busy {
+        apply(store.as_ref(), *id, path_to(CallbackState::Processing)).await;
+    }
+    let summary = store.bulk_cancel(bulk("big", BulkSelection::Filter(CallbackFilter::default()))).await.unwrap();
+    assert_eq!(summary.cancelled as usize, N - busy.len());
+    assert_eq!(summary.skipped.iter().map(|s| s.id).collect::<BTreeSet<_>>(), busy);
+    assert!(summary.skipped.iter().all(|s| s.state == Some(CallbackState::Processing)));
+
+    let count = |states: Vec<CallbackState>| {
+        let store = store.clone();
+        async move {
+            let f = CallbackFilter { states, ..Default::default() };
+            store.list_callbacks(&f, Sort::default(), PageRequest { page: 1, page_size: 1 }).await.unwrap().total
+        }
+    };
+    assert_eq!(count(vec![CallbackState::Completed]).await as usize, N - busy.len());
+    assert_eq!(count(vec![CallbackState::Processing]).await as usize, busy.len());
+
+    let report = store.cancellation_report("big").await.unwrap().unwrap();
+    let latest = all.iter().map(|c| c.expires_at).max().unwrap();
+    assert_eq!(report.expires_at, latest, "the expiry follows the callbacks of every batch");
+    all.sort_by_key(|c| (c.desired_time, c.id));
+    assert_eq!(
+        report.rows.iter().map(|r| r.callback_id).collect::<Vec<_>>(),
+        ids(&all),
+        "every callback once, in order"
+    );
+    for row in &report.rows {
+        let expected = if busy.contains(&row.callback_id) { "skipped" } else { "cancelled" };
+        assert_eq!(row.outcome, expected);
+    }
+    for cb in &all {
+        let events = store.callback_events(cb.id).await.unwrap();
+        let cancels = events.iter().filter(|e| e.action == "cancelled").count();
+        assert_eq!(cancels, usize::from(!busy.contains(&cb.id)), "one cancelled event per cancelled callback");
+    }
+}
+
+// ---- operations: export ----------------------------------------------------------------------------
+
+pub async fn export_pages_cover_the_filtered_set_once_in_order_both_ways(store: Arc<dyn Store>) {
+    let s = sample(store.as_ref()).await;
+    // Ties on desired time are ordered by id.
+    let mut all = s.all.clone();
+    for i in 0..5 {
+        all.push(create(store.as_ref(), callback(&s.w, &format!("+4420700008{i:02}"), at(50))).await);
+    }
+    let filters = [
+        CallbackFilter::default(),
+        CallbackFilter {
+            campaign_ids: vec![s.w.campaign.id],
+            states: vec![CallbackState::Scheduled, CallbackState::Queued],
+            ..Default::default()
+        },
+        CallbackFilter { from: Some(at(0)), to: Some(at(180)), ..Default::default() },
+    ];
+    for filter in &filters {
+        let mut expected: Vec<Callback> = Vec::new();
+        for cb in &all {
+            if list_all(store.as_ref(), filter).await.contains(&cb.id) {
+                expected.push(store.get_callback(cb.id).await.unwrap().unwrap());
+            }
+        }
+        assert!(!expected.is_empty());
+        expected.sort_by_key(|c| (c.desired_time, c.id));
+        for descending in [false, true] {
+            let want: Vec<Callback> =
+                if descending { expected.iter().rev().cloned().collect() } else { expected.clone() };
+            for limit in [1, 2, 5, 1000] {
+                let (mut got, mut after) = (Vec::new(), None);
+                loop {
+                    let page = store.export_callbacks(filter, descending, after, limit).await.unwrap();
+                    assert!(page.len() <= limit as usize);
+                    let Some(last) = page.last() else { break };
+                    after = Some((last.desired_time, last.id));
+                    let short = page.len() < limit as usize;
+                    got.extend(page);
+                    if short {
+                        break;
+                    }
+                    assert!(got.len() <= want.len(), "pages never repeat");
+                }
+                assert_eq!(got, want, "{filter:?} descending={descending} limit={limit}");
+            }
+        }
+    }
+    assert!(store.export_callbacks(&CallbackFilter::default(), false, None, 0).await.unwrap().is_empty());
+}
+
+// ---- operations: retention -------------------------------------------------------------------------
+
+pub async fn purge_removes_exactly_what_expired_and_respects_the_limit(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let expiring = |phone: &str, expires: i64| Callback { expires_at: at(expires), ..callback(&w, phone, at(0)) };
+    let key = IdempotencyKey { key: "token-1:expiring".into(), fingerprint: "f".into() };
+    let e1 = expiring("+442070000001", 10);
+    store.create_callback(NewCallback { idempotency: Some(key.clone()), ..new(e1.clone()) }).await.unwrap();
+    apply(store.as_ref(), e1.id, &[Action::Promote]).await;
+    let e2 = create(store.as_ref(), expiring("+442070000002", 20)).await;
+    let e3 = create(store.as_ref(), expiring("+442070000003", 30)).await;
+    let kept = create(store.as_ref(), expiring("+442070000004", 1_000)).await;
+    let gone_deleted = create(store.as_ref(), expiring("+442070000005", 15)).await;
+    let kept_deleted = create(store.as_ref(), expiring("+442070000006", 2_000)).await;
+    store.delete_callback(gone_deleted.id, "admin", at(1)).await.unwrap();
+    store.delete_callback(kept_deleted.id, "admin", at(1)).await.unwrap();
+    // Reports expire with the last of their callbacks.
+    store.bulk_cancel(bulk("short", BulkSelection::Ids(vec![e3.id]))).await.unwrap();
+    store.bulk_cancel(bulk("long", BulkSelection::Ids(vec![kept.id, e3.id]))).await.unwrap();
+    let kept = store.get_callback(kept.id).await.unwrap().unwrap();
+    let kept_events = store.callback_events(kept.id).await.unwrap();
+    let kept_deleted_events = store.callback_events(kept_deleted.id).await.unwrap();
+    let long_report = store.cancellation_report("long").await.unwrap().unwrap();
+    assert_eq!(long_report.expires_at, at(1_000));
+
+    // Limit 1: the oldest expired callback (e1, 2 events) and the oldest expired tombstone (2 events).
+    let first = store.purge_expired(at(25), 1).await.unwrap();
+    assert_eq!(first, PurgeOutcome { callbacks: 1, events: 4, reports: 0 });
+    assert_eq!(store.get_callback(e1.id).await.unwrap(), None);
+    assert!(store.callback_events(e1.id).await.unwrap().is_empty());
+    assert!(store.callback_events(gone_deleted.id).await.unwrap().is_empty());
+    assert_eq!(store.find_idempotent(&key.key).await.unwrap(), None);
+    assert!(store.get_callback(e2.id).await.unwrap().is_some(), "beyond the limit: next pass");
+    // The rest that expired by then, then nothing.
+    assert_eq!(store.purge_expired(at(25), 10).await.unwrap(), PurgeOutcome { callbacks: 1, events: 1, reports: 0 });
+    assert_eq!(store.get_callback(e2.id).await.unwrap(), None);
+    assert_eq!(store.purge_expired(at(25), 10).await.unwrap(), PurgeOutcome::default());
+    assert!(store.cancellation_report("short").await.unwrap().is_some(), "not expired yet");
+    // At 30: e3 (created + cancelled) and the report that only covered it.
+    assert_eq!(store.purge_expired(at(30), 10).await.unwrap(), PurgeOutcome { callbacks: 1, events: 2, reports: 1 });
+    assert_eq!(store.get_callback(e3.id).await.unwrap(), None);
+    assert_eq!(store.cancellation_report("short").await.unwrap(), None);
+
+    // Nothing else was touched.
+    assert_eq!(store.get_callback(kept.id).await.unwrap(), Some(kept.clone()));
+    assert_eq!(store.callback_events(kept.id).await.unwrap(), kept_events);
+    assert_eq!(store.callback_events(kept_deleted.id).await.unwrap(), kept_deleted_events);
+    assert_eq!(store.cancellation_report("long").await.unwrap(), Some(long_report));
+    assert_eq!(list_all(store.as_ref(), &CallbackFilter::default()).await, BTreeSet::from([kept.id]));
+    // A purged callback's idempotency key names nothing any more: the key is free again.
+    let again = NewCallback { idempotency: Some(key), ..new(callback(&w, "+442070000007", at(0))) };
+    assert!(matches!(store.create_callback(again).await.unwrap(), CreateOutcome::Created(_)));
+    // Later, the rest that expired by then goes too.
+    let last = store.purge_expired(at(3_000), 10).await.unwrap();
+    assert_eq!((last.callbacks, last.reports), (1, 1));
+    assert_eq!(store.get_callback(kept.id).await.unwrap(), None);
+    assert!(store.callback_events(kept_deleted.id).await.unwrap().is_empty());
+    assert_eq!(store.cancellation_report("long").await.unwrap(), None);
+}
+
+// ---- operations: concurrency -----------------------------------------------------------------------
+
+/// The lifecycle step an audit event records, by its action name (as the conformance requests write
+/// them).
+fn replayed_action(event: &CallbackEvent) -> Action {
+    match event.action.as_str() {
+        "promoted" => Action::Promote,
+        "reserved" => Action::Reserve,
+        "accepted" => Action::Accept,
+        "finished" => Action::Finish(CallbackResult::Agent),
+        "cancelled" => CANCEL,
+        "rescheduled" => Action::Reschedule,
+        other => panic!("unexpected event {other}"),
+    }
+}
+
+pub async fn racing_cancels_reschedules_steps_and_bulk_cancels_keep_every_history_legal(store: Arc<dyn Store>) {
+    use rebound_domain::state::{Status, transition};
+    let w = world(store.as_ref()).await;
+    let mut cbs = Vec::new();
+    for i in 0..60 {
+        cbs.push(create(store.as_ref(), callback(&w, &format!("+4420700009{i:02}"), at(10 + i))).await);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, cb) in cbs.iter().enumerate() {
+        let id = cb.id;
+        let st = store.clone();
+        // The engine's walk to a finished call, one step after another while each succeeds.
+        tasks.spawn(async move {
+            let mut ok = 0;
+            for action in [Action::Promote, Action::Reserve, Action::Accept, Action::Finish(CallbackResult::Agent)] {
+                match st.transition_callback(step(id, action)).await {
+                    Ok(_) => ok += 1,
+                    Err(StoreError::IllegalTransition(_)) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            vec![(id, ok)]
+        });
+        let st = store.clone();
+        tasks.spawn(async move {
+            match st.transition_callback(step(id, CANCEL)).await {
+                Ok(_) => vec![(id, 1)],
+                Err(StoreError::IllegalTransition(_)) => vec![(id, 0)],
+                Err(e) => panic!("{e}"),
+            }
+        });
+        for r in 0..2 {
+            let st = store.clone();
+            let to = at(300 + i as i64 + r);
+            tasks.spawn(async move {
+                match st.update_callback(reschedule(id, to)).await {
+                    Ok(_) => vec![(id, 1)],
+                    Err(StoreError::IllegalTransition(_)) => vec![(id, 0)],
+                    Err(e) => panic!("{e}"),
+                }
+            });
+        }
+    }
+    let selections = [
+        ("race-ids", BulkSelection::Ids(ids(&cbs).into_iter().rev().collect())),
+        ("race-filter", BulkSelection::Filter(CallbackFilter { queue_ids: vec![w.queue.id], ..Default::default() })),
+    ];
+    for (report_id, selection) in selections {
+        let st = store.clone();
+        let all = ids(&cbs);
+        tasks.spawn(async move {
+            let summary = st.bulk_cancel(bulk(report_id, selection)).await.unwrap();
+            let skipped: BTreeSet<CallbackId> = summary.skipped.iter().map(|s| s.id).collect();
+            assert_eq!(summary.cancelled as usize + skipped.len(), all.len());
+            all.into_iter().map(|id| (id, u32::from(!skipped.contains(&id)))).collect()
+        });
+    }
+    let mut successes = std::collections::BTreeMap::<CallbackId, u32>::new();
+    while let Some(done) = tasks.join_next().await {
+        for (id, n) in done.unwrap() {
+            *successes.entry(id).or_default() += n;
+        }
+    }
+
+    for cb in &cbs {
+        let now = store.get_callback(cb.id).await.unwrap().unwrap();
+        let stored = Status { state: now.state, result: now.result };
+        assert!(stored.is_well_formed(), "{stored:?}");
+        let events = store.callback_events(cb.id).await.unwrap();
+        assert_eq!((events[0].from_state, events[0].to_state), (None, Some(CallbackState::Scheduled)));
+        let mut status = Status::SCHEDULED;
+        for e in &events[1..] {
+            assert_eq!(e.from_state, Some(status.state), "each event starts where the one before ended");
+            let action = replayed_action(e);
+            status = transition(status, action).unwrap_or_else(|err| panic!("{} replays illegally: {err}", e.action));
+            assert_eq!(e.to_state, Some(status.state));
+        }
+        assert_eq!(status.state, stored.state, "the history ends in the stored state");
+        assert_eq!(
+            events.len() as u32 - 1,
+            successes.get(&cb.id).copied().unwrap_or(0),
+            "one event per successful operation, none lost"
+        );
+    }
 }

@@ -292,6 +292,127 @@ pub struct ApiToken {
     pub revoked: bool,
 }
 
+/// A change to a callback in place (`PATCH`, reschedule), with the checks the store enforces
+/// atomically. `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallbackEdit {
+    pub kind: Option<CallbackType>,
+    pub campaign_id: Option<CampaignId>,
+    pub list_id: Option<Option<ListId>>,
+    pub queue_id: Option<Option<QueueId>>,
+    pub agent_id: Option<Option<AgentId>>,
+    pub notes: Option<Option<String>>,
+    pub data: Option<DataFields>,
+    pub desired_time: Option<Timestamp>,
+    pub timezone: Option<Option<String>>,
+    pub earliest_time: Option<Option<Timestamp>>,
+    pub window_secs: Option<u32>,
+    pub slot_start: Option<Option<Timestamp>>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// One in-place update of a callback with its audit event.
+#[derive(Debug, Clone)]
+pub struct UpdateRequest {
+    pub id: CallbackId,
+    /// A lifecycle step taken with the update (e.g. `Action::Reschedule`), checked against the
+    /// transition table; `None` = the state does not change.
+    pub action: Option<Action>,
+    /// Refuse (IllegalTransition-like `Conflict`) unless the callback is in one of these states.
+    pub expect: Vec<CallbackState>,
+    /// Optimistic concurrency: refuse with `Conflict` if the callback changed after this instant
+    /// (its `updated_at` differs) — the caller validated against that version.
+    pub if_unchanged_since: Option<Timestamp>,
+    pub edit: CallbackEdit,
+    /// Refuse with `Duplicate` if, after the edit, the (queue, number) would hold more active
+    /// callbacks than this (the callback itself not counted twice).
+    pub duplicate_limit: Option<u32>,
+    /// Refuse with `SlotFull` if the new `slot_start` already holds this many other active bookings.
+    pub slot_capacity: Option<u32>,
+    pub actor: String,
+    pub at: Timestamp,
+    pub event_action: String,
+    pub event_details: serde_json::Value,
+}
+
+/// Which callbacks a bulk cancel covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BulkSelection {
+    Ids(Vec<CallbackId>),
+    /// Everything matching the list filters (typically a desired-time range plus filters).
+    Filter(CallbackFilter),
+}
+
+/// A bulk cancel: processed in batches so other writes interleave, every outcome recorded in a
+/// kept report (the Cancellation Summary Report).
+#[derive(Debug, Clone)]
+pub struct BulkCancelRequest {
+    pub report_id: String,
+    pub selection: BulkSelection,
+    pub by_customer: bool,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// A callback a bulk cancel left alone, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkippedCallback {
+    pub id: CallbackId,
+    /// `None` when the id does not exist.
+    pub state: Option<CallbackState>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkCancelSummary {
+    pub report_id: String,
+    pub cancelled: u64,
+    pub skipped: Vec<SkippedCallback>,
+}
+
+/// One line of the Cancellation Summary Report. Campaign and queue names are those of the moment the
+/// line was written (a kept record reads the same after a rename or delete). For an id that named no
+/// callback (`state_before` is `None`) there is nothing to describe: `phone` and `campaign_name` are
+/// empty, `campaign_id` is 0, `queue_id`/`queue_name` are `None` and `desired_time` is the Unix epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancellationRow {
+    pub callback_id: CallbackId,
+    pub phone: String,
+    pub campaign_id: CampaignId,
+    pub campaign_name: String,
+    pub queue_id: Option<QueueId>,
+    pub queue_name: Option<String>,
+    pub desired_time: Timestamp,
+    pub state_before: Option<CallbackState>,
+    /// `cancelled` or `skipped`.
+    pub outcome: String,
+    pub reason: String,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancellationReport {
+    pub report_id: String,
+    pub actor: String,
+    pub created_at: Timestamp,
+    /// The report expires with the last of its callbacks (retention).
+    pub expires_at: Timestamp,
+    pub rows: Vec<CancellationRow>,
+}
+
+/// Where an export page continues: after this (desired_time, id) in the export order.
+pub type ExportCursor = (Timestamp, CallbackId);
+
+/// What one retention pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    pub callbacks: u64,
+    pub events: u64,
+    pub reports: u64,
+}
+
 /// Slot bookings of a queue: (slot start, active callbacks booked into it).
 pub type SlotBookings = Vec<(Timestamp, u32)>;
 
@@ -345,7 +466,9 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- callbacks ----------------------------------------------------------------------------
     /// Inserts a callback and its audit event after the duplicate, slot and idempotency checks, all
-    /// in one durable transaction.
+    /// in one durable transaction. When `callback.recreated_from` names an original, the original
+    /// must be `COMPLETED` and not yet recreated (else `Conflict`); its `recreated_as` is set and a
+    /// `recreated` event is written on it in the same transaction.
     async fn create_callback(&self, new: NewCallback) -> StoreResult<CreateOutcome>;
     /// Many creates, each with its own checks and outcome; one commit for the batch.
     async fn create_callbacks(&self, batch: Vec<NewCallback>) -> StoreResult<Vec<StoreResult<CreateOutcome>>>;
@@ -375,6 +498,33 @@ pub trait Store: Send + Sync + 'static {
     async fn transition_callback(&self, request: TransitionRequest) -> StoreResult<Callback>;
     /// Active bookings per slot start of a queue in `[from, to)`.
     async fn slot_bookings(&self, queue_id: QueueId, from: Timestamp, to: Timestamp) -> StoreResult<SlotBookings>;
+    /// An in-place change (edit, move, transfer, reschedule) with its audit event, atomically.
+    async fn update_callback(&self, request: UpdateRequest) -> StoreResult<Callback>;
+    /// Removes the record. Its history stays, with a `deleted` event holding what it was (the
+    /// tombstone), until the callback's retention date.
+    async fn delete_callback(&self, id: CallbackId, actor: &str, at: Timestamp) -> StoreResult<Callback>;
+    /// Cancels a selection in batches; `PROCESSING`/`COMPLETED` ones (and unknown ids) are skipped.
+    /// Every outcome is written to the kept report `request.report_id`, in selection order (ids as
+    /// given, duplicates once; a filter in (desired_time, id) order). A `report_id` already used is
+    /// refused with `Conflict` before anything is cancelled. Each batch commits on its own (other
+    /// writes run between batches), so a caller that stops awaiting keeps the batches already done,
+    /// each with its report lines, and cancels nothing more.
+    async fn bulk_cancel(&self, request: BulkCancelRequest) -> StoreResult<BulkCancelSummary>;
+    /// The kept report of a bulk cancel, lines in order; `None` if unknown or removed by retention.
+    async fn cancellation_report(&self, report_id: &str) -> StoreResult<Option<CancellationReport>>;
+    /// One page of an export in (desired_time, id) order (descending when asked), strictly after
+    /// `after`. Exports page through with this so memory stays flat for millions of rows.
+    async fn export_callbacks(
+        &self,
+        filter: &CallbackFilter,
+        descending: bool,
+        after: Option<ExportCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Callback>>;
+    /// Retention: removes up to `limit` callbacks whose `expires_at <= now`, with their history,
+    /// tombstones past their date, and reports whose callbacks have all expired. `limit` bounds each
+    /// of the three kinds in one pass; a caller repeats while a pass removed anything.
+    async fn purge_expired(&self, now: Timestamp, limit: u32) -> StoreResult<PurgeOutcome>;
 
     // ---- access -------------------------------------------------------------------------------
     async fn create_token(

@@ -1,5 +1,6 @@
 //! Handlers for callbacks: create, bulk import, list, get, history, search, and queue slot
-//! availability. Parse, call `service::callbacks`, answer.
+//! availability. Parse, call `service::callbacks`, answer. [`routes`] also mounts the operations
+//! (`super::operations`) and the CSV files (`super::exports`).
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
@@ -12,6 +13,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::{exports, operations};
 use crate::auth::Caller;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -23,7 +25,7 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Reads the `Idempotency-Key` header (visible ASCII, at most 255 characters).
-fn idempotency(headers: &HeaderMap, principal: &Principal, raw: &[u8]) -> ApiResult<Option<IdempotencyKey>> {
+pub(crate) fn idempotency(headers: &HeaderMap, principal: &Principal, raw: &[u8]) -> ApiResult<Option<IdempotencyKey>> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     let key = value
         .to_str()
@@ -170,13 +172,20 @@ pub async fn queue_availability(
     Ok(Json(service::availability(&state, id, &params).await?))
 }
 
-/// Every callback route; the import route accepts the larger import body limit.
+/// Every callback route; the import and bulk-cancel routes accept the larger import body limit.
 pub fn routes(max_import_body_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_callbacks, create_callback))
         .routes(routes!(import_callbacks).layer(DefaultBodyLimit::max(max_import_body_bytes)))
-        .routes(routes!(get_callback))
+        .routes(routes!(get_callback, operations::edit_callback, operations::delete_callback))
         .routes(routes!(callback_events))
+        .routes(routes!(operations::reschedule_callback))
+        .routes(routes!(operations::cancel_callback))
+        .routes(routes!(operations::recreate_callback))
+        // Up to 100,000 ids (about 4 MB of JSON): the import's limit, not the ordinary one.
+        .routes(routes!(operations::bulk_cancel).layer(DefaultBodyLimit::max(max_import_body_bytes)))
+        .routes(routes!(exports::export_callbacks))
+        .routes(routes!(exports::cancellation_report))
         .routes(routes!(search))
         .routes(routes!(queue_availability))
 }

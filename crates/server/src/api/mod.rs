@@ -8,6 +8,8 @@
 pub mod access;
 pub mod callbacks;
 pub mod config;
+pub mod exports;
+pub mod operations;
 
 use std::any::Any;
 

@@ -1,5 +1,7 @@
 //! Callback intake and reading: the create rules of PRODUCT.md, bulk import, the list filters,
-//! search, history and slot availability.
+//! search, history and slot availability. The create rules ([`prepare`]) also serve recreate, and
+//! the list filters ([`FilterQuery`]) also serve the export and bulk cancel's `all_in_range`, so
+//! each rule is written once.
 //!
 //! Creating a callback (see [`prepare`]):
 //! 1. the campaign exists and is outbound; a queue callback names a queue of that campaign; an
@@ -45,19 +47,21 @@ const PROPOSED_SLOTS: usize = 5;
 const PROPOSAL_SPAN_DAYS: i64 = 3;
 /// The longest range an availability query may cover.
 const MAX_AVAILABILITY_DAYS: i64 = 31;
-const MAX_NOTES_LEN: usize = 4_000;
+pub(crate) const MAX_NOTES_LEN: usize = 4_000;
 const DEFAULT_SEARCH_LIMIT: u32 = 100;
 
 /// How a create request arrived: it decides the origin, the audit action and slot booking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Intake {
+pub(crate) enum Intake {
     Api,
     Import,
+    /// A new callback copying a completed one (`POST /callbacks/{id}/recreate`).
+    Recreate,
 }
 
 /// Configuration lookups for one request: the snapshot first, then the store (for objects created
 /// since the snapshot was taken), memoised so a bulk import reads each object at most once.
-struct Lookups<'a> {
+pub(crate) struct Lookups<'a> {
     state: &'a AppState,
     snapshot: Arc<ConfigSnapshot>,
     campaigns: HashMap<CampaignId, Option<Arc<Campaign>>>,
@@ -69,7 +73,7 @@ struct Lookups<'a> {
 }
 
 impl<'a> Lookups<'a> {
-    async fn new(state: &'a AppState) -> ApiResult<Lookups<'a>> {
+    pub(crate) async fn new(state: &'a AppState) -> ApiResult<Lookups<'a>> {
         Ok(Lookups {
             state,
             snapshot: state.config_cache.snapshot(state.store.as_ref()).await?,
@@ -82,7 +86,7 @@ impl<'a> Lookups<'a> {
         })
     }
 
-    async fn campaign(&mut self, id: CampaignId) -> ApiResult<Option<Arc<Campaign>>> {
+    pub(crate) async fn campaign(&mut self, id: CampaignId) -> ApiResult<Option<Arc<Campaign>>> {
         if let Some(c) = self.snapshot.campaigns.get(&id) {
             return Ok(Some(c.clone()));
         }
@@ -94,7 +98,7 @@ impl<'a> Lookups<'a> {
         Ok(found)
     }
 
-    async fn queue(&mut self, id: QueueId) -> ApiResult<Option<Arc<Queue>>> {
+    pub(crate) async fn queue(&mut self, id: QueueId) -> ApiResult<Option<Arc<Queue>>> {
         if let Some(q) = self.snapshot.queues.get(&id) {
             return Ok(Some(q.clone()));
         }
@@ -106,7 +110,7 @@ impl<'a> Lookups<'a> {
         Ok(found)
     }
 
-    async fn agent(&mut self, id: AgentId) -> ApiResult<Option<Arc<Agent>>> {
+    pub(crate) async fn agent(&mut self, id: AgentId) -> ApiResult<Option<Arc<Agent>>> {
         if let Some(a) = self.snapshot.agents.get(&id) {
             return Ok(Some(a.clone()));
         }
@@ -118,7 +122,7 @@ impl<'a> Lookups<'a> {
         Ok(found)
     }
 
-    async fn lead(&mut self, id: LeadId) -> ApiResult<Option<Arc<Lead>>> {
+    pub(crate) async fn lead(&mut self, id: LeadId) -> ApiResult<Option<Arc<Lead>>> {
         if let Some(found) = self.leads.get(&id) {
             return Ok(found.clone());
         }
@@ -127,7 +131,7 @@ impl<'a> Lookups<'a> {
         Ok(found)
     }
 
-    async fn list(&mut self, id: ListId) -> ApiResult<Option<Arc<List>>> {
+    pub(crate) async fn list(&mut self, id: ListId) -> ApiResult<Option<Arc<List>>> {
         if let Some(found) = self.lists.get(&id) {
             return Ok(found.clone());
         }
@@ -137,7 +141,7 @@ impl<'a> Lookups<'a> {
     }
 
     /// A campaign's own timezone (validated when the campaign was saved).
-    fn timezone(&mut self, name: &str) -> ApiResult<TimeZone> {
+    pub(crate) fn timezone(&mut self, name: &str) -> ApiResult<TimeZone> {
         if let Some(tz) = self.timezones.get(name) {
             return Ok(tz.clone());
         }
@@ -148,15 +152,19 @@ impl<'a> Lookups<'a> {
 }
 
 /// A create request turned into a store insert, with what a slot-full answer needs.
-struct Prepared {
-    new: NewCallback,
-    campaign: Arc<Campaign>,
-    queue: Option<Arc<Queue>>,
+pub(crate) struct Prepared {
+    pub(crate) new: NewCallback,
+    pub(crate) campaign: Arc<Campaign>,
+    pub(crate) queue: Option<Arc<Queue>>,
     /// The timezone to show proposed slots in (the request's, else the campaign's).
-    display_tz: String,
+    pub(crate) display_tz: String,
 }
 
-fn campaign_plan<'p>(campaign: &'p Campaign, tz: &'p TimeZone, lead_tz: Option<&'p TimeZone>) -> DialPlan<'p> {
+pub(crate) fn campaign_plan<'p>(
+    campaign: &'p Campaign,
+    tz: &'p TimeZone,
+    lead_tz: Option<&'p TimeZone>,
+) -> DialPlan<'p> {
     DialPlan {
         campaign_tz: tz,
         running: campaign.running,
@@ -167,7 +175,7 @@ fn campaign_plan<'p>(campaign: &'p Campaign, tz: &'p TimeZone, lead_tz: Option<&
     }
 }
 
-fn slot_rules<'r>(queue: &'r Queue, tz: &'r TimeZone) -> SlotRules<'r> {
+pub(crate) fn slot_rules<'r>(queue: &'r Queue, tz: &'r TimeZone) -> SlotRules<'r> {
     SlotRules {
         slot_minutes: queue.slot_minutes,
         slot_capacity: queue.slot_capacity,
@@ -177,7 +185,7 @@ fn slot_rules<'r>(queue: &'r Queue, tz: &'r TimeZone) -> SlotRules<'r> {
 }
 
 /// Applies every create rule and builds the store insert (without the idempotency key).
-async fn prepare(
+pub(crate) async fn prepare(
     lookups: &mut Lookups<'_>,
     input: CallbackCreate,
     actor: &str,
@@ -274,25 +282,32 @@ async fn prepare(
     if let Some(tz) = &input.timezone {
         time::parse_timezone(tz).map_err(|e| ApiError::from(e).for_field("timezone"))?;
     }
-    let (desired, origin) = match &input.desired_time {
-        None => (now, Origin::Immediate),
+    let desired = match &input.desired_time {
+        None => now,
         Some(text) => {
             let desired = time::parse_instant(text, input.timezone.as_deref(), input.disambiguation)
                 .map_err(|e| ApiError::from(e).for_field("desired_time"))?;
             time::check_not_past(desired, now).map_err(|e| ApiError::from(e).for_field("desired_time"))?;
             time::check_horizon(desired, now, campaign.horizon_days)
                 .map_err(|e| ApiError::from(e).for_field("desired_time"))?;
-            (desired, Origin::Scheduled)
+            desired
         }
     };
-    let origin = if intake == Intake::Import { Origin::Import } else { origin };
+    let scheduled = input.desired_time.is_some();
+    let origin = match intake {
+        Intake::Api if scheduled => Origin::Scheduled,
+        Intake::Api => Origin::Immediate,
+        Intake::Import => Origin::Import,
+        Intake::Recreate => Origin::Recreated,
+    };
 
     // 4. Derived times and the slot.
     let campaign_tz = lookups.timezone(&campaign.timezone)?;
     let plan = campaign_plan(&campaign, &campaign_tz, lead_tz.as_ref());
     let earliest = hours::earliest_dialable(&plan, desired, now);
     let (slot_start, slot_capacity) = match &queue {
-        Some(queue) if input.kind == CallbackType::Queue && origin == Origin::Scheduled => {
+        // A request for a chosen time books capacity; imports are bulk loads of existing bookings.
+        Some(queue) if input.kind == CallbackType::Queue && scheduled && intake != Intake::Import => {
             let rules = slot_rules(queue, &campaign_tz);
             let start = slots::slot_start(&rules, earliest.unwrap_or(desired));
             (Some(start), Some(slots::capacity_of(&rules, start)))
@@ -337,7 +352,7 @@ async fn prepare(
         expires_at: time::retention_expiry(desired, lookups.state.settings.retention_days),
     };
     let event_action = match intake {
-        Intake::Api => "created",
+        Intake::Api | Intake::Recreate => "created",
         Intake::Import => "imported",
     };
     let display_tz = input.timezone.unwrap_or_else(|| campaign.timezone.clone());
@@ -404,7 +419,7 @@ pub async fn create(
 
 /// The nearest free slots around `around` (± [`PROPOSAL_SPAN_DAYS`]), not before now, only those
 /// a callback booked at their start would really land in (lead calling hours respected).
-async fn proposed_slots(
+pub(crate) async fn proposed_slots(
     lookups: &mut Lookups<'_>,
     campaign: &Campaign,
     queue: &Queue,
@@ -548,41 +563,18 @@ fn parse_bound(field: &str, text: &str, tz: Option<&str>) -> ApiResult<Timestamp
     result.map_err(|e| ApiError::from(e).for_field(field))
 }
 
-/// The parsed parameters of `GET /callbacks`.
+/// The filters of `GET /callbacks`, as read from the query (before phone and overdue are resolved).
 #[derive(Debug, Clone)]
-pub struct ListQuery {
+pub struct FilterQuery {
     pub filter: CallbackFilter,
     /// Any-format phone text, resolved to E.164 candidates with the campaigns' regions.
     pub phone: Option<String>,
     pub overdue: bool,
-    pub sort: Sort,
-    pub page: PageRequest,
 }
 
-const LIST_PARAMS: [&str; 17] = [
-    "from",
-    "to",
-    "timezone",
-    "state",
-    "campaign_id",
-    "list_id",
-    "queue_id",
-    "agent_id",
-    "type",
-    "wrap_code",
-    "phone",
-    "q",
-    "q_field",
-    "overdue",
-    "sort",
-    "page",
-    "page_size",
-];
-
-impl ListQuery {
-    /// Reads every filter of the contract; unknown parameters and values are refused.
-    pub fn parse(params: &Params) -> ApiResult<ListQuery> {
-        params.only(&LIST_PARAMS)?;
+impl FilterQuery {
+    /// Reads every filter of the contract (callers first refuse parameters they do not take).
+    pub fn parse(params: &Params) -> ApiResult<FilterQuery> {
         let tz = params.one("timezone")?;
         if let Some(tz) = tz {
             time::parse_timezone(tz).map_err(|e| ApiError::from(e).for_field("timezone"))?;
@@ -625,24 +617,7 @@ impl ListQuery {
                 Some((field, q.to_string()))
             }
         };
-        let sort = match params.one("sort")? {
-            None => Sort::default(),
-            Some(s) => {
-                let (descending, name) = match s.strip_prefix('-') {
-                    Some(name) => (true, name),
-                    None => (false, s.strip_prefix('+').unwrap_or(s)),
-                };
-                let field = SortField::parse(name).ok_or_else(|| {
-                    let names: Vec<&str> = SortField::ALL.iter().map(|f| f.as_str()).collect();
-                    ApiError::invalid_field(
-                        "sort",
-                        format!("sort is one of {} (prefix '-' for descending)", names.join(", ")),
-                    )
-                })?;
-                Sort { field, descending }
-            }
-        };
-        Ok(ListQuery {
+        Ok(FilterQuery {
             filter: CallbackFilter {
                 from,
                 to,
@@ -659,9 +634,75 @@ impl ListQuery {
             },
             phone: params.one("phone")?.map(str::to_string),
             overdue: params.bool("overdue")?.unwrap_or(false),
-            sort,
-            page: page_request(params)?,
         })
+    }
+
+    /// The store filter: the phone text resolved to E.164 candidates, `overdue` pinned to `now`.
+    pub async fn resolve(self, state: &AppState, now: Timestamp) -> ApiResult<CallbackFilter> {
+        let mut filter = self.filter;
+        if let Some(text) = &self.phone {
+            filter.phones = Some(phone_candidates(state, text).await?);
+        }
+        if self.overdue {
+            filter.overdue_at = Some(now);
+        }
+        Ok(filter)
+    }
+}
+
+/// Reads `sort`: a field name, `-` prefixed for descending.
+pub fn parse_sort(params: &Params) -> ApiResult<Sort> {
+    Ok(match params.one("sort")? {
+        None => Sort::default(),
+        Some(s) => {
+            let (descending, name) = match s.strip_prefix('-') {
+                Some(name) => (true, name),
+                None => (false, s.strip_prefix('+').unwrap_or(s)),
+            };
+            let field = SortField::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = SortField::ALL.iter().map(|f| f.as_str()).collect();
+                ApiError::invalid_field(
+                    "sort",
+                    format!("sort is one of {} (prefix '-' for descending)", names.join(", ")),
+                )
+            })?;
+            Sort { field, descending }
+        }
+    })
+}
+
+/// The parsed parameters of `GET /callbacks`.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: FilterQuery,
+    pub sort: Sort,
+    pub page: PageRequest,
+}
+
+/// The filter parameters of the list (shared by the export and bulk cancel's `all_in_range`).
+pub const FILTER_PARAMS: [&str; 14] = [
+    "from",
+    "to",
+    "timezone",
+    "state",
+    "campaign_id",
+    "list_id",
+    "queue_id",
+    "agent_id",
+    "type",
+    "wrap_code",
+    "phone",
+    "q",
+    "q_field",
+    "overdue",
+];
+
+impl ListQuery {
+    /// Reads every filter of the contract; unknown parameters and values are refused.
+    pub fn parse(params: &Params) -> ApiResult<ListQuery> {
+        let allowed: Vec<&str> = FILTER_PARAMS.iter().copied().chain(["sort", "page", "page_size"]).collect();
+        params.only(&allowed)?;
+        Ok(ListQuery { filter: FilterQuery::parse(params)?, sort: parse_sort(params)?, page: page_request(params)? })
     }
 }
 
@@ -674,13 +715,7 @@ async fn phone_candidates(state: &AppState, text: &str) -> ApiResult<Vec<String>
 
 pub async fn list(state: &AppState, query: ListQuery) -> ApiResult<Paged<CallbackView>> {
     let now = state.clock.now();
-    let mut filter = query.filter;
-    if let Some(text) = &query.phone {
-        filter.phones = Some(phone_candidates(state, text).await?);
-    }
-    if query.overdue {
-        filter.overdue_at = Some(now);
-    }
+    let filter = query.filter.resolve(state, now).await?;
     let found = state.store.list_callbacks(&filter, query.sort, query.page).await?;
     Ok(Paged {
         items: found.items.into_iter().map(|c| view(c, now)).collect(),

@@ -7,14 +7,21 @@
 //!
 //! - [`config`]: campaigns, lists, leads, queues, agents, wrap codes (create, merge-PATCH, delete).
 //! - [`callbacks`]: creating (single and bulk), listing, searching, history, slot availability.
+//! - [`operations`]: edit (type, agent, transfer, move, notes, data), reschedule, cancel, delete,
+//!   recreate.
+//! - [`bulk`]: bulk cancel and its kept report.
+//! - [`export`]: the streamed CSV export and the Cancellation Summary Report CSV.
 //! - [`access`]: API tokens.
 //!
 //! [`ConfigCache`] keeps a short-lived snapshot of campaigns, queues and agents so the hot create
 //! path does not read them from the store on every request.
 
 pub mod access;
+pub mod bulk;
 pub mod callbacks;
 pub mod config;
+pub mod export;
+pub mod operations;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use rebound_domain::access::Role;
-use rebound_domain::clock::ManualClock;
+use rebound_domain::clock::{Clock, ManualClock};
+use rebound_domain::model::CallbackId;
+use rebound_domain::state::Action;
 use rebound_server::{AppConfig, AppState, auth, router};
-use rebound_store::Store;
+use rebound_store::{Store, TransitionRequest};
 use rebound_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -22,8 +24,12 @@ pub struct TestApp {
     pub addr: String,
     pub client: reqwest::Client,
     pub admin: String,
+    /// The actor name audit events give the admin token.
+    pub admin_actor: String,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
+    /// The state the router serves (for background tasks such as retention).
+    pub state: AppState,
     /// The London campaign (`Europe/London`, GB, Mon–Fri 09:00–17:00, Sat 10:00–14:00).
     pub campaign: Value,
     /// A queue of that campaign (15-minute slots, capacity 10, duplicate policy `one`).
@@ -83,19 +89,26 @@ impl TestApp {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir.path()).expect("open sqlite store"));
         let clock = Arc::new(ManualClock::new(ts(START)));
         let admin = auth::generate_token_secret();
-        store.create_token("admin", Role::Admin, &auth::hash_token_secret(&admin), None).await.expect("admin token");
+        let admin_token = store
+            .create_token("admin", Role::Admin, &auth::hash_token_secret(&admin), None)
+            .await
+            .expect("admin token");
+        let admin_actor = format!("token:{}:{}", admin_token.id, admin_token.name);
         let state = AppState::new(store.clone(), clock.clone(), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("local addr"));
+        let app_router = router(state.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, router(state)).await.expect("serve");
+            axum::serve(listener, app_router).await.expect("serve");
         });
         let mut app = TestApp {
             addr,
             client: reqwest::Client::new(),
             admin,
+            admin_actor,
             clock,
             store,
+            state,
             campaign: Value::Null,
             queue: Value::Null,
             server,
@@ -190,9 +203,15 @@ impl TestApp {
 
     /// A token of `role`, made directly in the store.
     pub async fn token(&self, role: Role) -> String {
+        self.token_and_actor(role).await.0
+    }
+
+    /// A token of `role` and the actor name its audit events carry.
+    pub async fn token_and_actor(&self, role: Role) -> (String, String) {
         let secret = auth::generate_token_secret();
-        self.store.create_token(role.as_str(), role, &auth::hash_token_secret(&secret), None).await.expect("token");
-        secret
+        let token =
+            self.store.create_token(role.as_str(), role, &auth::hash_token_secret(&secret), None).await.expect("token");
+        (secret, format!("token:{}:{}", token.id, token.name))
     }
 
     pub async fn create_campaign(&self, name: &str, timezone: &str, region: &str) -> Value {
@@ -224,6 +243,64 @@ impl TestApp {
     pub fn advance(&self, by: SignedDuration) {
         self.clock.advance(by);
     }
+
+    /// Takes lifecycle steps directly in the store, as the engine will (actor `engine`), e.g.
+    /// `[Promote, Reserve, Accept]` to put a callback in PROCESSING. Panics on a refusal.
+    pub async fn drive(&self, id: &str, actions: &[Action]) -> Value {
+        let mut last = Value::Null;
+        for &action in actions {
+            last = serde_json::to_value(self.step(id, action).await.expect("a legal engine step")).unwrap();
+        }
+        last
+    }
+
+    /// One engine step; the store's refusal is returned, not a panic.
+    pub async fn step(
+        &self,
+        id: &str,
+        action: Action,
+    ) -> Result<rebound_domain::model::Callback, rebound_store::StoreError> {
+        self.store
+            .transition_callback(TransitionRequest {
+                id: CallbackId::parse(id).expect("a callback id"),
+                action,
+                expect: Vec::new(),
+                update: Default::default(),
+                actor: "engine".into(),
+                at: self.clock.now(),
+                event_action: format!("{action:?}").to_lowercase(),
+                event_details: json!({}),
+            })
+            .await
+    }
+
+    /// The audit history of a callback.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        self.get(&format!("/callbacks/{id}/events")).await.expect(200).as_array().expect("events").clone()
+    }
+
+    /// The `action`s of a callback's history, oldest first.
+    pub async fn actions(&self, id: &str) -> Vec<String> {
+        self.events(id).await.iter().map(|e| e["action"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// GETs a CSV file as `token`: status, headers and the body text.
+    pub async fn get_csv(&self, path: &str, token: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let response = self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request");
+        let status = response.status();
+        assert!(status.as_u16() < 500, "server fault {status}");
+        let headers = response.headers().clone();
+        (status, headers, response.text().await.expect("body"))
+    }
+}
+
+/// Parses CSV text with the `csv` crate (an independent RFC 4180 reader): the header and the rows.
+pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let header = reader.headers().expect("a header row").iter().map(str::to_string).collect();
+    let rows =
+        reader.records().map(|r| r.expect("a well-formed CSV record").iter().map(str::to_string).collect()).collect();
+    (header, rows)
 }
 
 impl Drop for TestApp {
