@@ -11,6 +11,10 @@
 //! - `bulk`: `POST /callbacks/import` in batches until `--bulk` callbacks are stored (rows/s).
 //! - `search`: quick search by a national-format number once `--stored` callbacks exist (p50/p99).
 //! - `list`: a 250-row filtered page (one-day range, sorted by desired time) at `--stored` (p50/p99).
+//! - `cancel`: one bulk cancel of a two-day range (~100,000 callbacks at 3M stored), rows/s, while
+//!   single creates keep arriving (their worst latency shows whether the API stalled).
+//! - `export`: `GET /callbacks.csv` of everything stored, rows/s, and the growth of the process's
+//!   anonymous memory while it streams (flat memory = it does not grow with the rows).
 //!
 //! Timings live here and only here: tests assert behaviour, this measures it.
 
@@ -53,12 +57,25 @@ pub struct BenchArgs {
     /// Rows for the raw-insert ceiling.
     #[arg(long, default_value_t = 500_000)]
     pub ceiling_rows: usize,
-    /// Comma-separated cells to run: ceiling,creates,bulk,search,list (default: all).
+    /// Comma-separated cells to run: ceiling,creates,bulk,search,list,cancel,export (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// How desired times follow creation order: `ordered` (each callback a little later than the
+    /// one created before it, as in a live centre where most callbacks are for the near future) or
+    /// `random` (consecutive callbacks land in slots all over the 60 days: the worst case for index
+    /// locality).
+    #[arg(long, value_enum, default_value_t = Spread::Ordered)]
+    pub spread: Spread,
     /// Where the temporary database goes (default: the system temp dir).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// See [`BenchArgs::spread`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Spread {
+    Ordered,
+    Random,
 }
 
 impl BenchArgs {
@@ -73,6 +90,8 @@ const IMPORT_BATCH: usize = 5_000;
 const IMPORT_CONCURRENCY: usize = 2;
 /// Scheduled callbacks spread over this many 5-minute slots (60 days).
 const SLOT_SPREAD: usize = 60 * 24 * 12;
+/// The span the desired times cover.
+const SPREAD_SECS: i64 = 60 * 24 * 3600;
 
 /// Runs the selected cells and prints a report; returns it as Markdown too.
 pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
@@ -87,16 +106,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         dir.path().display()
     ));
 
+    let planned = args.stored.max(args.creates + args.bulk).max(1);
+    // Whole hours from tomorrow, so every desired time is in the future and on the slot grid.
+    let start = Timestamp::from_second((Timestamp::now().as_second() / 3600 + 24) * 3600)?;
+    let spreader = Spreader { start, spread: args.spread, planned };
+
     let ceiling = if args.wants("ceiling") {
         let path = dir.path().join("ceiling.db");
-        let rate = rebound_store_sqlite::ceiling::raw_insert_rate(&path, args.ceiling_rows)?;
+        let rate =
+            rebound_store_sqlite::ceiling::raw_insert_rate(&path, args.ceiling_rows, &|i| spreader.desired_time(i))?;
         report.cell("ceiling: raw group-committed inserts", format!("{rate:.0} rows/s"), None);
         Some(rate)
     } else {
         None
     };
 
-    let server = BenchServer::start(dir.path()).await?;
+    let server = BenchServer::start(dir.path(), spreader).await?;
     let mut stored = 0usize;
 
     if args.wants("creates") && args.creates > 0 {
@@ -117,7 +142,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         report.cell("bulk: import endpoint", format!("{rate:.0} rows/s"), ceiling.map(|c| rate / c));
     }
 
-    let wants_reads = args.wants("search") || args.wants("list");
+    let wants_reads = ["search", "list", "cancel", "export"].iter().any(|c| args.wants(c));
     if wants_reads && stored < args.stored {
         let started = Instant::now();
         import(&server, stored, args.stored - stored).await?;
@@ -147,7 +172,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         );
     }
 
-    println!("{}", report.text);
+    if args.wants("export") && stored > 0 {
+        let (rows, rate, growth) = export_cell(&server).await?;
+        let memory = growth.map(|kb| format!(", anonymous memory +{:.1} MiB", kb as f64 / 1024.0)).unwrap_or_default();
+        report.cell(
+            &format!("export: callbacks.csv, {stored} stored"),
+            format!("{rows} rows, {rate:.0} rows/s{memory}"),
+            None,
+        );
+    }
+
+    if args.wants("cancel") && stored > 0 {
+        let outcome = cancel_cell(&server, stored).await?;
+        report.cell(
+            &format!("cancel: bulk cancel of a range, {stored} stored"),
+            format!(
+                "{} cancelled, {:.0} rows/s; creates meanwhile: {} done, p99 {}, max {}",
+                outcome.cancelled,
+                outcome.rate,
+                outcome.creates,
+                ms(outcome.creates_latency.p99),
+                ms(outcome.creates_max)
+            ),
+            None,
+        );
+    }
+
     Ok(report.text)
 }
 
@@ -157,12 +207,11 @@ struct BenchServer {
     token: String,
     campaign_id: i64,
     queue_id: i64,
-    /// Desired times of created callbacks are spread from here.
-    start: Timestamp,
+    spreader: Spreader,
 }
 
 impl BenchServer {
-    async fn start(dir: &std::path::Path) -> anyhow::Result<BenchServer> {
+    async fn start(dir: &std::path::Path, spreader: Spreader) -> anyhow::Result<BenchServer> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir)?);
         let token = auth::generate_token_secret();
         store.create_token("bench", Role::Admin, &auth::hash_token_secret(&token), None).await?;
@@ -194,13 +243,11 @@ impl BenchServer {
         )
         .await?;
         let queue_id = queue["id"].as_i64().context("queue id")?;
-        // Whole hours from tomorrow, so every desired time is in the future and on the slot grid.
-        let start = Timestamp::from_second((Timestamp::now().as_second() / 3600 + 24) * 3600)?;
-        Ok(BenchServer { addr, token, campaign_id, queue_id, start })
+        Ok(BenchServer { addr, token, campaign_id, queue_id, spreader })
     }
 
     fn body_maker(&self) -> BodyMaker {
-        BodyMaker { campaign_id: self.campaign_id, queue_id: self.queue_id, start: self.start }
+        BodyMaker { campaign_id: self.campaign_id, queue_id: self.queue_id, spreader: self.spreader }
     }
 }
 
@@ -261,18 +308,40 @@ async fn creates_cell(server: &BenchServer, n: usize, connections: usize) -> any
     Ok((rate, Latency::of(all)))
 }
 
-/// Builds create bodies (a distinct London number, a desired time spread over 60 days of 5-minute
-/// slots) without holding the server, so tasks can copy it.
+/// Builds create bodies (a distinct London number, a desired time per [`Spread`] over 60 days)
+/// without holding the server, so tasks can copy it.
 #[derive(Clone, Copy)]
 struct BodyMaker {
     campaign_id: i64,
     queue_id: i64,
+    spreader: Spreader,
+}
+
+/// Where the i-th callback's desired time falls (see [`Spread`]).
+#[derive(Clone, Copy)]
+struct Spreader {
+    /// Desired times are spread from here over 60 days.
     start: Timestamp,
+    spread: Spread,
+    /// How many callbacks the whole run creates.
+    planned: usize,
+}
+
+impl Spreader {
+    fn desired_time(&self, i: usize) -> Timestamp {
+        match self.spread {
+            Spread::Ordered => {
+                let at_ms = (i % self.planned) as i64 * SPREAD_SECS * 1000 / self.planned as i64;
+                self.start + SignedDuration::from_millis(at_ms)
+            }
+            Spread::Random => self.start + SignedDuration::from_mins(5 * (i % SLOT_SPREAD) as i64),
+        }
+    }
 }
 
 impl BodyMaker {
     fn body(&self, i: usize) -> Vec<u8> {
-        let desired = self.start + SignedDuration::from_mins(5 * (i % SLOT_SPREAD) as i64);
+        let desired = self.spreader.desired_time(i);
         format!(
             r#"{{"type":"queue","campaign_id":{},"queue_id":{},"phone":"{}","desired_time":"{}"}}"#,
             self.campaign_id,
@@ -359,7 +428,7 @@ async fn list_cell(server: &BenchServer, stored: usize, queries: usize) -> anyho
         // A random day of the spread, a random full page among the first 20 (what people page through).
         let day = (rng.next() % 59) as i64;
         let page = 1 + rng.next() % full_pages;
-        let from = server.start + SignedDuration::from_hours(24 * day);
+        let from = server.spreader.start + SignedDuration::from_hours(24 * day);
         let to = from + SignedDuration::from_hours(24);
         let path = format!(
             "/api/v1/callbacks?{}",
@@ -381,6 +450,105 @@ async fn list_cell(server: &BenchServer, stored: usize, queries: usize) -> anyho
         }
     }
     Ok(Latency::of(latencies))
+}
+
+/// Streams the whole export and counts its rows, sampling the process's anonymous memory.
+async fn export_cell(server: &BenchServer) -> anyhow::Result<(usize, f64, Option<u64>)> {
+    let mut conn = HttpConn::connect(server.addr, &server.token).await?;
+    let baseline = rss_anon_kib();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(baseline.unwrap_or(0)));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(kib) = rss_anon_kib() {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let mut newlines = 0usize;
+    let started = Instant::now();
+    let status = conn
+        .get_streamed("/api/v1/callbacks.csv", |data| newlines += data.iter().filter(|b| **b == b'\n').count())
+        .await?;
+    let elapsed = started.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    sampler.await?;
+    if status != 200 {
+        bail!("export answered {status}");
+    }
+    let rows = newlines.saturating_sub(1);
+    let growth = baseline.map(|base| peak.load(Ordering::Relaxed).saturating_sub(base));
+    Ok((rows, rows as f64 / elapsed.as_secs_f64(), growth))
+}
+
+/// The process's anonymous resident memory (heap, not file pages), in KiB; Linux only.
+fn rss_anon_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct CancelOutcome {
+    cancelled: u64,
+    rate: f64,
+    creates: usize,
+    creates_latency: Latency,
+    creates_max: Duration,
+}
+
+/// Bulk-cancels a two-day range (about 100,000 callbacks at 3M stored) while one connection keeps
+/// creating callbacks, to show the API keeps answering during the bulk work.
+async fn cancel_cell(server: &BenchServer, stored: usize) -> anyhow::Result<CancelOutcome> {
+    let per_day = (stored / SLOT_SPREAD).max(1) * 288;
+    let days = (100_000 / per_day).clamp(1, 30) as i64;
+    let from = server.spreader.start + SignedDuration::from_hours(24 * 30);
+    let to = from + SignedDuration::from_hours(24 * days);
+    let body = json!({"all_in_range": {"from": from.to_string(), "to": to.to_string()}, "reason": "bench"});
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let creator = {
+        let done = done.clone();
+        let maker = server.body_maker();
+        let mut conn = HttpConn::connect(server.addr, &server.token).await?;
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            // Numbers far above anything the other cells used.
+            let mut i = 29_000_000;
+            while !done.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                let reply = conn.post("/api/v1/callbacks", &maker.body(i)).await?;
+                latencies.push(t0.elapsed());
+                if reply.status != 201 {
+                    bail!("create during bulk cancel answered {}: {}", reply.status, reply.text());
+                }
+                i += 1;
+            }
+            anyhow::Ok(latencies)
+        })
+    };
+    let mut conn = HttpConn::connect(server.addr, &server.token).await?;
+    let started = Instant::now();
+    let reply = conn.post("/api/v1/callbacks/bulk-cancel", &serde_json::to_vec(&body)?).await?;
+    let elapsed = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let latencies = creator.await??;
+    if reply.status != 200 {
+        bail!("bulk cancel answered {}: {}", reply.status, reply.text());
+    }
+    let value = reply.json()?;
+    let cancelled = value["cancelled"].as_u64().context("cancelled count")?;
+    let creates_max = latencies.iter().max().copied().unwrap_or_default();
+    Ok(CancelOutcome {
+        cancelled,
+        rate: cancelled as f64 / elapsed.as_secs_f64(),
+        creates: latencies.len(),
+        creates_latency: Latency::of(latencies),
+        creates_max,
+    })
 }
 
 /// A URL-encoded query string.

@@ -60,6 +60,9 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %local, "serving");
 
     let state = AppState::new(store, clock, config.app_config());
+    // Retention: removes callbacks (and their history and reports) past their retention date, in
+    // small batches so it never holds the writer for long.
+    let retention = rebound_server::retention::spawn(state.clone(), RETENTION_EVERY, RETENTION_BATCH);
     let app = router(state);
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -83,9 +86,14 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
             }
         }
     }
+    retention.abort();
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How often the retention pass runs, and how many callbacks one store call removes at most.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+const RETENTION_BATCH: u32 = 1_000;
 
 /// The shutdown signals, registered eagerly (a `tokio::signal::ctrl_c()` future only registers its
 /// handler when first polled, which would leave a window where SIGINT kills the process outright).

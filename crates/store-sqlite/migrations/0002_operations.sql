@@ -54,7 +54,9 @@ create table callback_rebuilt (
 insert into callback_rebuilt select * from callback;
 drop table callback;
 alter table callback_rebuilt rename to callback;
--- The indexes of 0001, unchanged.
+-- The indexes of 0001, less `callback_overdue`: the overdue filter reads `callback_due` instead
+-- (overdue implies SCHEDULED with an earliest time before now), and one index fewer is one random
+-- b-tree insert fewer for every created callback.
 create index callback_due on callback (state, earliest_time);
 create index callback_desired on callback (desired_time, callback_id);
 create index callback_phone on callback (phone);
@@ -63,7 +65,6 @@ create index callback_expires on callback (expires_at);
 create index callback_active_phone on callback (queue_id, phone) where state <> 'COMPLETED';
 create index callback_active_slot on callback (queue_id, slot_start)
     where state <> 'COMPLETED' and slot_start is not null;
-create index callback_overdue on callback (overdue_at) where state = 'SCHEDULED';
 
 create table callback_event_rebuilt (
     callback_event_id integer primary key,

@@ -604,8 +604,10 @@ pub(crate) fn filter_clause(f: &CallbackFilter, walk_desired: bool) -> Clause {
         text_search(&mut w, *field, needle);
     }
     if let Some(at) = f.overdue_at {
-        // The literal state lets SQLite use the partial index `callback_overdue`.
-        w.and("c.state = 'SCHEDULED' and c.overdue_at < ?");
+        // Overdue = still SCHEDULED after earliest_time + window. `earliest_time < at` is implied
+        // (the window is never negative) and lets SQLite walk `callback_due (state, earliest_time)`.
+        w.and("c.state = 'SCHEDULED' and c.earliest_time < ? and c.overdue_at < ?");
+        w.bind(ms(at));
         w.bind(ms(at));
     }
     w

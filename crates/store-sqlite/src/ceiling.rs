@@ -20,7 +20,9 @@ const ROWS_PER_COMMIT: usize = 10_000;
 
 /// Inserts `rows` callback rows (plus their events) into a fresh database at `path` and returns the
 /// rate in rows per second. Refuses an existing file.
-pub fn raw_insert_rate(path: &Path, rows: usize) -> StoreResult<f64> {
+/// `desired_time(i)` gives the i-th row's desired time (and slot and earliest time), so the caller can
+/// insert the same distribution it measures the store with.
+pub fn raw_insert_rate(path: &Path, rows: usize, desired_time: &dyn Fn(usize) -> Timestamp) -> StoreResult<f64> {
     if path.exists() {
         return Err(StoreError::Backend(format!("{} already exists", path.display())));
     }
@@ -43,7 +45,7 @@ pub fn raw_insert_rate(path: &Path, rows: usize) -> StoreResult<f64> {
         let tx = conn.unchecked_transaction().db()?;
         let end = (done + ROWS_PER_COMMIT).min(rows);
         for i in done..end {
-            let cb = sample_row(base, i);
+            let cb = sample_row(base, i, desired_time(i));
             callbacks::insert_callback(&tx, &cb)?;
             callbacks::insert_event(
                 &tx,
@@ -63,8 +65,7 @@ pub fn raw_insert_rate(path: &Path, rows: usize) -> StoreResult<f64> {
 }
 
 /// A scheduled queue callback like the bench's: distinct numbers, spread over 5-minute slots.
-fn sample_row(base: Timestamp, i: usize) -> Callback {
-    let slot = base + SignedDuration::from_mins(5 * (i % 17_280) as i64);
+fn sample_row(base: Timestamp, i: usize, slot: Timestamp) -> Callback {
     let phone = format!("+4420{:08}", i % 100_000_000);
     Callback {
         id: CallbackId::new(),
@@ -108,10 +109,14 @@ mod tests {
     fn the_ceiling_inserts_the_rows_it_reports() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ceiling.db");
-        assert!(raw_insert_rate(&path, 25).unwrap() > 0.0);
+        let start = Timestamp::from_second(1_800_000_000).unwrap();
+        let desired = |i: usize| start + SignedDuration::from_mins(5 * i as i64);
+        assert!(raw_insert_rate(&path, 25, &desired).unwrap() > 0.0);
         let conn = rusqlite::Connection::open(&path).unwrap();
         let n: i64 = conn.query_row("select count(*) from callback", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 25);
-        assert!(raw_insert_rate(&path, 1).is_err(), "an existing file is refused");
+        let last: i64 = conn.query_row("select max(desired_time) from callback", [], |r| r.get(0)).unwrap();
+        assert_eq!(last, desired(24).as_millisecond(), "rows carry the caller's desired times");
+        assert!(raw_insert_rate(&path, 1, &desired).is_err(), "an existing file is refused");
     }
 }

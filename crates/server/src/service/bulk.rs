@@ -107,7 +107,12 @@ pub async fn bulk_cancel(state: &AppState, principal: &Principal, body: BulkCanc
         actor: principal.actor.clone(),
         at: state.clock.now(),
     };
-    let summary = state.store.bulk_cancel(request).await?;
+    // The store cancels batch by batch; run it as its own task so a client that disconnects
+    // mid-way cannot leave the selection half-cancelled with a report that stops in the middle.
+    let store = state.store.clone();
+    let summary = tokio::spawn(async move { store.bulk_cancel(request).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("bulk cancel task failed: {e}")))??;
     tracing::info!(
         report.id = %summary.report_id,
         bulk.cancelled = summary.cancelled,
