@@ -399,21 +399,36 @@ pub async fn create(
     let Prepared { mut new, campaign, queue, display_tz } =
         prepare(&mut lookups, input, &principal.actor, now, Intake::Api).await?;
     new.idempotency = idempotency;
-    let around = new.callback.slot_start.unwrap_or(new.callback.desired_time);
-    let lead_tz = new.callback.lead_timezone.clone();
-    match state.store.create_callback(new).await {
+    match store_or_propose(&mut lookups, new, &campaign, queue.as_deref(), &display_tz, now).await? {
         Ok(CreateOutcome::Created(cb)) => Ok((view(cb, now), false)),
         Ok(CreateOutcome::Replayed(cb)) => Ok((view(cb, now), true)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores a prepared callback. A full slot becomes the contract's 409 with the nearest free slots
+/// proposed; any other refusal comes back as the store said it, for the caller to explain.
+pub(crate) async fn store_or_propose(
+    lookups: &mut Lookups<'_>,
+    new: NewCallback,
+    campaign: &Campaign,
+    queue: Option<&Queue>,
+    display_tz: &str,
+    now: Timestamp,
+) -> ApiResult<Result<CreateOutcome, StoreError>> {
+    let around = new.callback.slot_start.unwrap_or(new.callback.desired_time);
+    let lead_tz = new.callback.lead_timezone.clone();
+    match lookups.state.store.create_callback(new).await {
         Err(full @ StoreError::SlotFull { .. }) => {
-            let proposed = match &queue {
+            let proposed = match queue {
                 Some(queue) => {
-                    proposed_slots(&mut lookups, &campaign, queue, around, now, lead_tz.as_deref(), &display_tz).await?
+                    proposed_slots(lookups, campaign, queue, around, now, lead_tz.as_deref(), display_tz).await?
                 }
                 None => Vec::new(),
             };
             Err(ApiError::from(full).with_details(json!({"proposed_slots": proposed})))
         }
-        Err(e) => Err(e.into()),
+        other => Ok(other),
     }
 }
 

@@ -60,7 +60,8 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
 use crate::service::callbacks::{
-    Intake, Lookups, MAX_NOTES_LEN, Prepared, campaign_plan, prepare, proposed_slots, slot_rules, view,
+    Intake, Lookups, MAX_NOTES_LEN, Prepared, campaign_plan, prepare, proposed_slots, slot_rules, store_or_propose,
+    view,
 };
 
 /// The longest cancel reason kept.
@@ -748,20 +749,9 @@ pub async fn recreate(
     new.callback.recreated_from = Some(original.id);
     new.event_details = json!({"origin": Origin::Recreated.as_str(), "recreated_from": original.id});
     new.idempotency = idempotency;
-    let around = new.callback.slot_start.unwrap_or(new.callback.desired_time);
-    let lead_tz = new.callback.lead_timezone.clone();
-    match state.store.create_callback(new).await {
+    match store_or_propose(&mut lookups, new, &campaign, queue.as_deref(), &display_tz, now).await? {
         Ok(CreateOutcome::Created(created)) => Ok((view(created, now), false)),
         Ok(CreateOutcome::Replayed(first)) => Ok((view(first, now), true)),
-        Err(full @ StoreError::SlotFull { .. }) => {
-            let proposed = match &queue {
-                Some(queue) => {
-                    proposed_slots(&mut lookups, &campaign, queue, around, now, lead_tz.as_deref(), &display_tz).await?
-                }
-                None => Vec::new(),
-            };
-            Err(ApiError::from(full).with_details(json!({"proposed_slots": proposed})))
-        }
         // Most likely a concurrent recreate won; say which callback it made.
         Err(StoreError::Conflict(message)) => match state.store.get_callback(id).await?.and_then(|o| o.recreated_as) {
             Some(recreated_as) => Err(already_recreated(id, recreated_as)),
