@@ -29,7 +29,8 @@ use rebound_store::{
     CallbackFilter, CancellationReport, CancellationRow, ExportCursor, PurgeOutcome, SkippedCallback, StoreError,
     StoreResult, UpdateRequest,
 };
-use rusqlite::types::{Value, ValueRef};
+use rusqlite::ToSql;
+use rusqlite::types::{Null, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::callbacks::{
@@ -304,12 +305,41 @@ impl Names {
         Ok(())
     }
 
-    fn campaign(&self, id: CampaignId) -> Option<&str> {
-        self.campaigns.get(&id).and_then(|n| n.as_deref())
+    /// The campaign's name as a value to bind.
+    fn campaign(&self, id: CampaignId) -> Option<&dyn ToSql> {
+        self.campaigns.get(&id).and_then(|n| n.as_ref()).map(|n| n as &dyn ToSql)
     }
 
-    fn queue(&self, id: Option<QueueId>) -> Option<&str> {
-        id.and_then(|q| self.queues.get(&q)).and_then(|n| n.as_deref())
+    /// The queue's name as a value to bind.
+    fn queue(&self, id: Option<QueueId>) -> Option<&dyn ToSql> {
+        id.and_then(|q| self.queues.get(&q)).and_then(|n| n.as_ref()).map(|n| n as &dyn ToSql)
+    }
+}
+
+/// Columns of one report line, and lines per INSERT (14 × 500 = 7,000 parameters, well inside
+/// SQLite's limit of 32,766).
+const REPORT_COLUMNS: usize = 14;
+const REPORT_ROWS_PER_INSERT: usize = 500;
+
+/// `insert into cancellation_report_row … values (…), (…)` for `rows` lines. Only two texts are ever
+/// made (a full group and the chunk's last), so the statement cache keeps both prepared.
+fn report_insert_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; REPORT_COLUMNS].join(", "));
+    format!(
+        "insert into cancellation_report_row (report_id, position, callback_id, phone, campaign_id, \
+         campaign_name, queue_id, queue_name, desired_time, state_before, outcome, reason, actor, at) values {}",
+        vec![one; rows].join(", ")
+    )
+}
+
+/// The stored name of a state as a `'static` value to bind (it stands in a row of references).
+fn state_name(state: CallbackState) -> &'static dyn ToSql {
+    match state {
+        CallbackState::Scheduled => &"SCHEDULED",
+        CallbackState::Queued => &"QUEUED",
+        CallbackState::Routing => &"ROUTING",
+        CallbackState::Processing => &"PROCESSING",
+        CallbackState::Completed => &"COMPLETED",
     }
 }
 
@@ -400,36 +430,44 @@ pub(crate) fn cancel_chunk(conn: &Connection, bulk: &BulkCancel, chunk: &Chunk) 
         lines[i] = Some(line);
     }
 
-    let mut insert = conn
-        .prepare_cached(
-            "insert into cancellation_report_row (report_id, position, callback_id, phone, campaign_id, \
-             campaign_name, queue_id, queue_name, desired_time, state_before, outcome, reason, actor, at) \
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
-        .db()?;
-    for (i, (line, &id)) in lines.into_iter().zip(&chunk.ids).enumerate() {
+    // The report lines, in report order, written many per statement: one statement per line was a
+    // fifth of a bulk cancel's time, spent stepping statements rather than storing rows.
+    let positions: Vec<i64> = (0..chunk.ids.len()).map(|i| chunk.position + i as i64).collect();
+    let keys: Vec<[u8; 16]> = chunk.ids.iter().map(|&id| id_bytes(id)).collect();
+    let mut rows: Vec<[&dyn ToSql; REPORT_COLUMNS]> = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
         let Some(line) = line else { continue };
         let t = line.target.as_ref();
         if !line.cancelled {
-            out.skipped.push(SkippedCallback { id, state: t.map(|t| t.state), reason: line.reason.to_string() });
+            out.skipped.push(SkippedCallback {
+                id: chunk.ids[i],
+                state: t.map(|t| t.state),
+                reason: line.reason.to_string(),
+            });
         }
-        insert
-            .execute(params![
-                bulk.report_id,
-                chunk.position + i as i64,
-                id_bytes(id),
-                t.map(|t| t.phone.as_str()),
-                t.map(|t| t.campaign_id),
-                t.and_then(|t| names.campaign(t.campaign_id)),
-                t.and_then(|t| t.queue_id),
-                t.and_then(|t| names.queue(t.queue_id)),
-                t.map(|t| t.desired_time),
-                t.map(|t| t.state.as_str()),
-                if line.cancelled { "cancelled" } else { "skipped" },
-                &*line.reason,
-                bulk.actor,
-                at
-            ])
+        let outcome: &'static dyn ToSql = if line.cancelled { &"cancelled" } else { &"skipped" };
+        rows.push([
+            &bulk.report_id,
+            &positions[i],
+            &keys[i],
+            t.map(|t| &t.phone as &dyn ToSql).unwrap_or(&Null),
+            t.map(|t| &t.campaign_id as &dyn ToSql).unwrap_or(&Null),
+            t.and_then(|t| names.campaign(t.campaign_id)).unwrap_or(&Null),
+            t.and_then(|t| t.queue_id.as_ref()).map(|q| q as &dyn ToSql).unwrap_or(&Null),
+            t.and_then(|t| names.queue(t.queue_id)).unwrap_or(&Null),
+            t.map(|t| &t.desired_time as &dyn ToSql).unwrap_or(&Null),
+            t.map(|t| state_name(t.state)).unwrap_or(&Null),
+            outcome,
+            &line.reason,
+            &bulk.actor,
+            &at,
+        ]);
+    }
+    for group in rows.chunks(REPORT_ROWS_PER_INSERT) {
+        let sql = report_insert_sql(group.len());
+        conn.prepare_cached(&sql)
+            .db()?
+            .execute(rusqlite::params_from_iter(group.iter().flatten()))
             .on(Op::Write("cancellation report line"))?;
     }
 

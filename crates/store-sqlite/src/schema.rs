@@ -199,11 +199,11 @@ mod tests {
             )
             .unwrap();
         let indexes: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        // Every index of 0001 is back except `callback_overdue`, which 0002 retires on purpose.
+        // Every index of 0001 is back except `callback_overdue` and `callback_active_phone`, which
+        // 0002 retires on purpose.
         assert_eq!(
             indexes,
             [
-                "callback_active_phone",
                 "callback_active_slot",
                 "callback_desired",
                 "callback_due",
