@@ -188,16 +188,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
     }
 
     if args.wants("cancel") && stored > 0 {
-        let outcome = cancel_cell(&server, stored).await?;
+        // The throughput on its own, then a second range while single creates keep arriving: how
+        // long do other API calls wait while a bulk cancel runs?
+        let alone = cancel_cell(&server, stored, 30, false).await?;
         report.cell(
             &format!("cancel: bulk cancel of a range, {stored} stored"),
+            format!("{} cancelled, {:.0} rows/s", alone.cancelled, alone.rate),
+            None,
+        );
+        let busy = cancel_cell(&server, stored, 34, true).await?;
+        report.cell(
+            "cancel: the same while single creates keep arriving",
             format!(
                 "{} cancelled, {:.0} rows/s; creates meanwhile: {} done, p99 {}, max {}",
-                outcome.cancelled,
-                outcome.rate,
-                outcome.creates,
-                ms(outcome.creates_latency.p99),
-                ms(outcome.creates_max)
+                busy.cancelled,
+                busy.rate,
+                busy.creates,
+                ms(busy.creates_latency.p99),
+                ms(busy.creates_max)
             ),
             None,
         );
@@ -505,16 +513,22 @@ struct CancelOutcome {
     creates_max: Duration,
 }
 
-/// Bulk-cancels a two-day range (about 100,000 callbacks at 3M stored) while one connection keeps
-/// creating callbacks, to show the API keeps answering during the bulk work.
-async fn cancel_cell(server: &BenchServer, stored: usize) -> anyhow::Result<CancelOutcome> {
+/// Bulk-cancels the range of days starting `first_day` days into the spread that holds about
+/// 100,000 callbacks (two days at 3M stored). With `with_creates`, one connection keeps creating
+/// callbacks meanwhile, to show how long other API calls wait during the bulk work.
+async fn cancel_cell(
+    server: &BenchServer,
+    stored: usize,
+    first_day: i64,
+    with_creates: bool,
+) -> anyhow::Result<CancelOutcome> {
     let per_day = (stored / SLOT_SPREAD).max(1) * 288;
     let days = (100_000 / per_day).clamp(1, 30) as i64;
-    let from = server.spreader.start + SignedDuration::from_hours(24 * 30);
+    let from = server.spreader.start + SignedDuration::from_hours(24 * first_day);
     let to = from + SignedDuration::from_hours(24 * days);
     let body = json!({"all_in_range": {"from": from.to_string(), "to": to.to_string()}, "reason": "bench"});
 
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(!with_creates));
     let creator = {
         let done = done.clone();
         let maker = server.body_maker();
