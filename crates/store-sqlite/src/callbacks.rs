@@ -16,8 +16,8 @@ use jiff::Timestamp;
 use rebound_domain::model::*;
 use rebound_domain::state::{CallbackResult, CallbackState, Status, transition as lifecycle};
 use rebound_store::{
-    CallbackFilter, CreateOutcome, NewCallback, Page, PageRequest, SearchField, SlotBookings, Sort, SortField,
-    StoreError, StoreResult, TransitionRequest,
+    CallbackEdit, CallbackFilter, CreateOutcome, NewCallback, Page, PageRequest, SearchField, SlotBookings, Sort,
+    SortField, StoreError, StoreResult, TransitionRequest,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -386,6 +386,61 @@ pub(crate) fn create_batch(conn: &Connection, batch: Vec<NewCallback>) -> StoreR
 
 // ---- transition ------------------------------------------------------------------------------------
 
+/// Applies every `Some` field of an edit to `cb`, instants at the store's millisecond precision.
+/// Shared by transitions (whose `CallbackUpdate` is a subset of an edit) and in-place updates.
+pub(crate) fn apply_edit(cb: &mut Callback, e: CallbackEdit) {
+    if let Some(kind) = e.kind {
+        cb.kind = kind;
+    }
+    if let Some(campaign_id) = e.campaign_id {
+        cb.campaign_id = campaign_id;
+    }
+    if let Some(list_id) = e.list_id {
+        cb.list_id = list_id;
+    }
+    if let Some(queue_id) = e.queue_id {
+        cb.queue_id = queue_id;
+    }
+    if let Some(agent_id) = e.agent_id {
+        cb.agent_id = agent_id;
+    }
+    if let Some(notes) = e.notes {
+        cb.notes = notes;
+    }
+    if let Some(data) = e.data {
+        cb.data = data;
+    }
+    if let Some(t) = e.desired_time {
+        cb.desired_time = trunc(t);
+    }
+    if let Some(tz) = e.timezone {
+        cb.timezone = tz;
+    }
+    if let Some(t) = e.earliest_time {
+        cb.earliest_time = t.map(trunc);
+    }
+    if let Some(w) = e.window_secs {
+        cb.window_secs = w;
+    }
+    if let Some(t) = e.slot_start {
+        cb.slot_start = t.map(trunc);
+    }
+    if let Some(t) = e.expires_at {
+        cb.expires_at = trunc(t);
+    }
+}
+
+/// Sets the status a step leads to; the first entry into `QUEUED` stamps `queued_at`, the routing
+/// order of original queue entry.
+pub(crate) fn apply_status(cb: &mut Callback, to: Status, at: Timestamp) {
+    cb.state = to.state;
+    cb.result = to.result;
+    cb.updated_at = at;
+    if to.state == CallbackState::Queued && cb.queued_at.is_none() {
+        cb.queued_at = Some(at);
+    }
+}
+
 pub(crate) fn transition(conn: &Connection, req: TransitionRequest) -> StoreResult<Callback> {
     let current = get(conn, req.id)?.ok_or_else(|| StoreError::not_found(format!("callback {}", req.id)))?;
     let from = Status { state: current.state, result: current.result };
@@ -397,33 +452,22 @@ pub(crate) fn transition(conn: &Connection, req: TransitionRequest) -> StoreResu
 
     let mut cb = current;
     let u = req.update;
-    if let Some(t) = u.desired_time {
-        cb.desired_time = trunc(t);
-    }
-    if let Some(tz) = u.timezone {
-        cb.timezone = tz;
-    }
-    if let Some(t) = u.earliest_time {
-        cb.earliest_time = t.map(trunc);
-    }
-    if let Some(t) = u.slot_start {
-        cb.slot_start = t.map(trunc);
-    }
-    if let Some(t) = u.expires_at {
-        cb.expires_at = trunc(t);
-    }
-    if let Some(a) = u.agent_id {
-        cb.agent_id = a;
-    }
+    apply_edit(
+        &mut cb,
+        CallbackEdit {
+            desired_time: u.desired_time,
+            timezone: u.timezone,
+            earliest_time: u.earliest_time,
+            slot_start: u.slot_start,
+            expires_at: u.expires_at,
+            agent_id: u.agent_id,
+            ..CallbackEdit::default()
+        },
+    );
     if u.increment_attempts {
         cb.attempts = cb.attempts.saturating_add(1);
     }
-    cb.state = to.state;
-    cb.result = to.result;
-    cb.updated_at = at;
-    if to.state == CallbackState::Queued && cb.queued_at.is_none() {
-        cb.queued_at = Some(at);
-    }
+    apply_status(&mut cb, to, at);
 
     conn.prepare_cached(
         "update callback set state = ?2, result = ?3, desired_time = ?4, timezone = ?5, earliest_time = ?6, \

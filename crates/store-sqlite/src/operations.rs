@@ -34,7 +34,8 @@ use rusqlite::types::{Null, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::callbacks::{
-    COLS, callback_row, check_duplicates, check_slot, filter_clause, get, insert_event, overdue_at,
+    COLS, apply_edit, apply_status, callback_row, check_duplicates, check_slot, filter_clause, get, insert_event,
+    overdue_at,
 };
 use crate::codec::*;
 use crate::error::{Op, ResultExt, backend};
@@ -89,52 +90,8 @@ pub(crate) fn update(conn: &Connection, req: UpdateRequest) -> StoreResult<Callb
     let at = trunc(req.at);
 
     let mut cb = current;
-    let e = req.edit;
-    if let Some(kind) = e.kind {
-        cb.kind = kind;
-    }
-    if let Some(campaign_id) = e.campaign_id {
-        cb.campaign_id = campaign_id;
-    }
-    if let Some(list_id) = e.list_id {
-        cb.list_id = list_id;
-    }
-    if let Some(queue_id) = e.queue_id {
-        cb.queue_id = queue_id;
-    }
-    if let Some(agent_id) = e.agent_id {
-        cb.agent_id = agent_id;
-    }
-    if let Some(notes) = e.notes {
-        cb.notes = notes;
-    }
-    if let Some(data) = e.data {
-        cb.data = data;
-    }
-    if let Some(t) = e.desired_time {
-        cb.desired_time = trunc(t);
-    }
-    if let Some(tz) = e.timezone {
-        cb.timezone = tz;
-    }
-    if let Some(t) = e.earliest_time {
-        cb.earliest_time = t.map(trunc);
-    }
-    if let Some(w) = e.window_secs {
-        cb.window_secs = w;
-    }
-    if let Some(t) = e.slot_start {
-        cb.slot_start = t.map(trunc);
-    }
-    if let Some(t) = e.expires_at {
-        cb.expires_at = trunc(t);
-    }
-    cb.state = to.state;
-    cb.result = to.result;
-    cb.updated_at = at;
-    if to.state == CallbackState::Queued && cb.queued_at.is_none() {
-        cb.queued_at = Some(at);
-    }
+    apply_edit(&mut cb, req.edit);
+    apply_status(&mut cb, to, at);
 
     if cb.state.is_active() {
         if let Some(limit) = req.duplicate_limit {

@@ -377,6 +377,23 @@ pub fn view(callback: Callback, now: Timestamp) -> CallbackView {
     CallbackView { callback, overdue }
 }
 
+/// The first answer to an earlier request with this `Idempotency-Key`, if there was one. A retried
+/// request gets it even if it would no longer validate (its desired time has passed since, say); the
+/// key with a different request is refused. The store re-checks atomically on insert, for retries
+/// that race each other.
+pub(crate) async fn replayed(
+    state: &AppState,
+    idempotency: Option<&IdempotencyKey>,
+    now: Timestamp,
+) -> ApiResult<Option<CallbackView>> {
+    let Some(key) = idempotency else { return Ok(None) };
+    match state.store.find_idempotent(&key.key).await? {
+        Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(StoreError::IdempotencyMismatch.into()),
+        Some((_, first)) => Ok(Some(view(first, now))),
+        None => Ok(None),
+    }
+}
+
 /// `POST /callbacks`. Answers the callback and whether it is an idempotent replay.
 pub async fn create(
     state: &AppState,
@@ -385,15 +402,8 @@ pub async fn create(
     idempotency: Option<IdempotencyKey>,
 ) -> ApiResult<(CallbackView, bool)> {
     let now = state.clock.now();
-    // A retried request gets its first answer even if it would no longer validate (its desired
-    // time has passed since, say). The store re-checks atomically on insert for concurrent retries.
-    if let Some(key) = &idempotency
-        && let Some((fingerprint, first)) = state.store.find_idempotent(&key.key).await?
-    {
-        if fingerprint != key.fingerprint {
-            return Err(StoreError::IdempotencyMismatch.into());
-        }
-        return Ok((view(first, now), true));
+    if let Some(first) = replayed(state, idempotency.as_ref(), now).await? {
+        return Ok((first, true));
     }
     let mut lookups = Lookups::new(state).await?;
     let Prepared { mut new, campaign, queue, display_tz } =

@@ -60,8 +60,8 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
 use crate::service::callbacks::{
-    Intake, Lookups, MAX_NOTES_LEN, Prepared, campaign_plan, prepare, proposed_slots, slot_rules, store_or_propose,
-    view,
+    Intake, Lookups, MAX_NOTES_LEN, Prepared, campaign_plan, prepare, proposed_slots, replayed, slot_rules,
+    store_or_propose, view,
 };
 
 /// The longest cancel reason kept.
@@ -706,13 +706,8 @@ pub async fn recreate(
     idempotency: Option<IdempotencyKey>,
 ) -> ApiResult<(CallbackView, bool)> {
     let now = state.clock.now();
-    if let Some(key) = &idempotency
-        && let Some((fingerprint, first)) = state.store.find_idempotent(&key.key).await?
-    {
-        if fingerprint != key.fingerprint {
-            return Err(StoreError::IdempotencyMismatch.into());
-        }
-        return Ok((view(first, now), true));
+    if let Some(first) = replayed(state, idempotency.as_ref(), now).await? {
+        return Ok((first, true));
     }
     let original = load(state, id).await?;
     if original.state != CallbackState::Completed {
