@@ -8,6 +8,8 @@
 //! for reasons that have nothing to do with Rebound. This does the least a client can: write the
 //! request bytes, read the status line and the body.
 
+use std::ops::ControlFlow;
+
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -95,8 +97,14 @@ impl HttpConn {
         Ok(Reply { status, body })
     }
 
-    /// GET a chunked (streamed) body, handing each piece of body data to `on_data` as it arrives.
-    pub async fn get_streamed(&mut self, path: &str, mut on_data: impl FnMut(&[u8])) -> anyhow::Result<u16> {
+    /// GET a chunked (streamed) body, handing each piece of body data to `on_data` as it arrives,
+    /// until the body ends or `on_data` answers `Break` (an endless stream such as SSE: the
+    /// connection is then left mid-body and must be dropped).
+    pub async fn get_streamed(
+        &mut self,
+        path: &str,
+        mut on_data: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> anyhow::Result<u16> {
         let head =
             format!("GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\n\r\n", self.host, self.token);
         self.stream.write_all(head.as_bytes()).await?;
@@ -138,9 +146,12 @@ impl HttpConn {
                     self.fill().await?;
                 }
                 let take = left.min(self.buf.len());
-                on_data(&self.buf[..take]);
+                let flow = on_data(&self.buf[..take]);
                 self.buf.drain(..take);
                 left -= take;
+                if flow.is_break() {
+                    return Ok(status);
+                }
             }
             while self.buf.len() < 2 {
                 self.fill().await?;

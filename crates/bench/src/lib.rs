@@ -21,6 +21,7 @@
 //!
 //! Timings live here and only here: tests assert behaviour, this measures it.
 
+mod dispatch;
 mod http;
 
 use std::net::SocketAddr;
@@ -60,7 +61,8 @@ pub struct BenchArgs {
     /// Rows for the raw-insert ceiling.
     #[arg(long, default_value_t = 500_000)]
     pub ceiling_rows: usize,
-    /// Comma-separated cells to run: ceiling,creates,bulk,search,list,cancel,export (default: all).
+    /// Comma-separated cells to run: ceiling,creates,bulk,lateness,burst,lifecycle,idle,search,list,
+    /// cancel,export (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// How desired times follow creation order: `ordered` (each callback a little later than the
@@ -69,6 +71,18 @@ pub struct BenchArgs {
     /// locality).
     #[arg(long, value_enum, default_value_t = Spread::Ordered)]
     pub spread: Spread,
+    /// Callbacks due over 5 s in the lateness cell.
+    #[arg(long, default_value_t = 10_000)]
+    pub due: usize,
+    /// Future callbacks (due from tomorrow) stored before the dispatch cells run.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub future: usize,
+    /// Callbacks due at one instant in the burst cell.
+    #[arg(long, default_value_t = 50_000)]
+    pub burst: usize,
+    /// Callbacks taken through the whole lifecycle by the no-op dialler.
+    #[arg(long, default_value_t = 200_000)]
+    pub lifecycle: usize,
     /// Where the temporary database goes (default: the system temp dir).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
@@ -148,6 +162,58 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         let rate = args.bulk as f64 / started.elapsed().as_secs_f64();
         stored += args.bulk;
         report.cell("bulk: import endpoint", format!("{rate:.0} rows/s"), ceiling.map(|c| rate / c));
+    }
+
+    let wants_dispatch = ["lateness", "burst", "lifecycle", "idle"].iter().any(|c| args.wants(c));
+    if wants_dispatch && stored < args.future {
+        let started = Instant::now();
+        import(&server, stored, args.future - stored).await?;
+        report.line(format!(
+            "(filled to {} future callbacks in {:.1} s)",
+            args.future,
+            started.elapsed().as_secs_f64()
+        ));
+        stored = args.future;
+    }
+    // Numbers of the dispatch cells' callbacks: a block of their own.
+    let dispatch_phones = 20_000_000;
+
+    if args.wants("lateness") && args.due > 0 {
+        let late = dispatch::lateness_cell(&server, args.due, dispatch_phones).await?;
+        report.cell(
+            &format!("lateness: {} due over 5 s, {stored} future", args.due),
+            format!(
+                "p50 {} p99 {} max {} (earliest {:+.2} ms)",
+                ms(late.latency.p50),
+                ms(late.latency.p99),
+                ms(late.max),
+                late.earliest_ms
+            ),
+            None,
+        );
+    }
+
+    if args.wants("burst") && args.burst > 0 {
+        let (last, queued) = dispatch::burst_cell(&server, args.burst, dispatch_phones).await?;
+        report.cell(
+            &format!("burst: {} due at one instant", args.burst),
+            format!("all promoted within {} ({queued} QUEUED)", ms(last)),
+            None,
+        );
+    }
+
+    if args.wants("lifecycle") && args.lifecycle > 0 {
+        let life = dispatch::lifecycle_cell(&server, args.lifecycle, dispatch_phones).await?;
+        report.cell(
+            &format!("lifecycle: import → promote → claim → outcome, {}", args.lifecycle),
+            format!("{:.0} callbacks/s ({} claims)", life.rate, life.claims),
+            ceiling.map(|c| life.rate / c),
+        );
+    }
+
+    if args.wants("idle") {
+        let cpu = dispatch::idle_cpu_cell(Duration::from_secs(20)).await?;
+        report.cell(&format!("idle: CPU over 20 s, {stored} future callbacks"), format!("{cpu:.2} % of a core"), None);
     }
 
     let wants_reads = ["search", "list", "cancel", "export"].iter().any(|c| args.wants(c));
@@ -232,6 +298,9 @@ impl BenchServer {
         let token = auth::generate_token_secret();
         store.create_token("bench", Role::Admin, &auth::hash_token_secret(&token), None).await?;
         let state = AppState::new(store, Arc::new(SystemClock), AppConfig::default());
+        // The engine runs for the whole bench: the dispatch cells measure it, and the others show
+        // that it costs nothing while nothing is due.
+        let _running = state.engine().start(); // dropping the handle does not stop the engine
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, rebound_server::router(state)).await });
@@ -371,13 +440,22 @@ impl BodyMaker {
 
 /// Stores callbacks `first..first+count` through the import endpoint.
 async fn import(server: &BenchServer, first: usize, count: usize) -> anyhow::Result<()> {
+    let maker = server.body_maker();
+    import_bodies(server, first, count, Arc::new(move |i| maker.body(i))).await
+}
+
+/// Makes the create body of the i-th callback.
+type MakeBody = Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>;
+
+/// Stores the callbacks `make(first..first+count)` through the import endpoint.
+async fn import_bodies(server: &BenchServer, first: usize, count: usize, make: MakeBody) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let batches = count.div_ceil(IMPORT_BATCH);
     let mut tasks = Vec::new();
     for _ in 0..IMPORT_CONCURRENCY {
         let next = next.clone();
         let mut conn = HttpConn::connect(server.addr, &server.token).await?;
-        let maker = server.body_maker();
+        let maker = make.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let b = next.fetch_add(1, Ordering::Relaxed);
@@ -392,7 +470,7 @@ async fn import(server: &BenchServer, first: usize, count: usize) -> anyhow::Res
                     if i > lo {
                         body.push(b',');
                     }
-                    body.extend_from_slice(&maker.body(i));
+                    body.extend_from_slice(&maker(i));
                 }
                 body.extend_from_slice(b"]}");
                 let reply = conn.post("/api/v1/callbacks/import", &body).await?;
@@ -488,7 +566,10 @@ async fn export_cell(server: &BenchServer) -> anyhow::Result<(usize, f64, Option
     let mut newlines = 0usize;
     let started = Instant::now();
     let status = conn
-        .get_streamed("/api/v1/callbacks.csv", |data| newlines += data.iter().filter(|b| **b == b'\n').count())
+        .get_streamed("/api/v1/callbacks.csv", |data| {
+            newlines += data.iter().filter(|b| **b == b'\n').count();
+            std::ops::ControlFlow::Continue(())
+        })
         .await?;
     let elapsed = started.elapsed();
     sampling.store(false, Ordering::Relaxed);

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod dispatch;
 pub mod hours;
 pub mod model;
 pub mod phone;

@@ -69,11 +69,21 @@ pub struct RetryDelays {
     pub no_answer: u32,
     pub busy: u32,
     pub voicemail: u32,
+    /// A technical failure (network, carrier). Campaigns stored before this field existed get the
+    /// default.
+    #[serde(default = "RetryDelays::default_failed")]
+    pub failed: u32,
+}
+
+impl RetryDelays {
+    fn default_failed() -> u32 {
+        900
+    }
 }
 
 impl Default for RetryDelays {
     fn default() -> Self {
-        RetryDelays { no_answer: 1800, busy: 600, voicemail: 3600 }
+        RetryDelays { no_answer: 1800, busy: 600, voicemail: 3600, failed: Self::default_failed() }
     }
 }
 
@@ -225,6 +235,9 @@ pub struct Agent {
     pub queues: Vec<QueueId>,
     pub can_view_callback_list: bool,
     pub presence: Presence,
+    /// When the agent last became ready (or finished a call and went back to ready): routing offers
+    /// the next callback to the agent ready the longest. `None` unless `presence` is `ready`.
+    pub ready_since: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 
@@ -358,6 +371,12 @@ pub struct Callback {
     pub updated_at: Timestamp,
     /// When it entered `QUEUED` the first time (routing order).
     pub queued_at: Option<Timestamp>,
+    /// The agent it is offered to (`ROUTING`) or handled by (`PROCESSING`); `None` otherwise.
+    pub offered_to: Option<AgentId>,
+    /// The dialler lease holding it (`ROUTING`/`PROCESSING` through `/dialer/claim`).
+    pub lease_id: Option<String>,
+    /// When the offer or lease runs out (`ROUTING` only): the callback then goes back to `QUEUED`.
+    pub hold_until: Option<Timestamp>,
     pub recreated_from: Option<CallbackId>,
     pub recreated_as: Option<CallbackId>,
     /// When retention removes it (desired time + retention period).

@@ -151,9 +151,11 @@ pub enum Action {
     Release,
     /// ROUTING → PROCESSING: the agent accepted / the dialler connected.
     Accept,
-    /// PROCESSING → COMPLETED(AGENT | MAX_ATTEMPTS | INVALID_NUMBER).
+    /// PROCESSING → COMPLETED(AGENT | MAX_ATTEMPTS | INVALID_NUMBER); from ROUTING only
+    /// MAX_ATTEMPTS or INVALID_NUMBER (a dialler's attempt that never connected).
     Finish(CallbackResult),
-    /// PROCESSING → SCHEDULED: a failed attempt, tried again later.
+    /// PROCESSING or ROUTING → SCHEDULED: a failed attempt, tried again later. From ROUTING it is a
+    /// customer-first dialler's attempt that never reached an agent (no answer, busy, voicemail).
     Retry,
     /// SCHEDULED → SCHEDULED: a new desired time.
     Reschedule,
@@ -203,7 +205,10 @@ pub fn transition(from: Status, action: Action) -> Result<Status, IllegalTransit
             Processing,
             Action::Finish(r @ (CallbackResult::Agent | CallbackResult::MaxAttempts | CallbackResult::InvalidNumber)),
         ) => Status::completed(r),
-        (Processing, Action::Retry) => Status::SCHEDULED,
+        (Routing, Action::Finish(r @ (CallbackResult::MaxAttempts | CallbackResult::InvalidNumber))) => {
+            Status::completed(r)
+        }
+        (Processing | Routing, Action::Retry) => Status::SCHEDULED,
         (Scheduled, Action::Reschedule) => Status::SCHEDULED,
         (Scheduled | Queued | Routing, Action::Cancel { by_customer }) => Status::completed(if by_customer {
             CallbackResult::CancelledByCustomer
@@ -258,13 +263,13 @@ mod tests {
             Action::Reserve if s == Queued => Some(Status::ROUTING),
             Action::Release if s == Routing => Some(Status::QUEUED),
             Action::Accept if s == Routing => Some(Status::PROCESSING),
-            Action::Retry if s == Processing => Some(Status::SCHEDULED),
+            Action::Retry if matches!(s, Processing | Routing) => Some(Status::SCHEDULED),
             Action::Reschedule if s == Scheduled => Some(Status::SCHEDULED),
             Action::Finish(CallbackResult::Agent) if s == Processing => Some(Status::completed(CallbackResult::Agent)),
-            Action::Finish(CallbackResult::MaxAttempts) if s == Processing => {
+            Action::Finish(CallbackResult::MaxAttempts) if matches!(s, Processing | Routing) => {
                 Some(Status::completed(CallbackResult::MaxAttempts))
             }
-            Action::Finish(CallbackResult::InvalidNumber) if s == Processing => {
+            Action::Finish(CallbackResult::InvalidNumber) if matches!(s, Processing | Routing) => {
                 Some(Status::completed(CallbackResult::InvalidNumber))
             }
             Action::Cancel { by_customer: false } if matches!(s, Scheduled | Queued | Routing) => {
@@ -288,9 +293,10 @@ mod tests {
                 allowed += usize::from(got.is_some());
             }
         }
-        // 18 legal (status, action) pairs: cancel counts three states × two results, expire two states.
+        // 21 legal (status, action) pairs: cancel counts three states × two results, expire two states,
+        // and a dialler's unconnected attempt may retry or finish straight from ROUTING.
         // A change to the table must change this number consciously.
-        assert_eq!(allowed, 18);
+        assert_eq!(allowed, 21);
     }
 
     #[test]

@@ -18,7 +18,8 @@ use rebound_bench::BenchArgs;
         Settings come from defaults, then a TOML file (--config, or rebound.toml in the data directory), \
         then REBOUND_* environment variables (REBOUND_DATA_DIR, REBOUND_LISTEN, REBOUND_DATABASE_URL, \
         REBOUND_RETENTION_DAYS, REBOUND_LOG, REBOUND_BOOTSTRAP_TOKEN, REBOUND_MAX_BODY_BYTES, \
-        REBOUND_MAX_IMPORT_BODY_BYTES, REBOUND_CONFIG), then flags; each later source wins."
+        REBOUND_MAX_IMPORT_BODY_BYTES, REBOUND_OFFER_TIMEOUT_SECS, REBOUND_CONFIG), then flags; each later \
+        source wins."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -64,6 +65,9 @@ pub struct ServeArgs {
     /// Load demo data first when the store has no campaigns.
     #[arg(long)]
     pub demo: bool,
+    /// Seconds an agent has to accept an offer before it goes back to the queue [default: 20].
+    #[arg(long, value_name = "SECS")]
+    pub offer_timeout_secs: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -73,11 +77,14 @@ pub struct DemoArgs {
     /// Address and port to listen on [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Seconds an agent has to accept an offer before it goes back to the queue [default: 20].
+    #[arg(long, value_name = "SECS")]
+    pub offer_timeout_secs: Option<u32>,
 }
 
 impl From<DemoArgs> for ServeArgs {
     fn from(args: DemoArgs) -> Self {
-        ServeArgs { store: args.store, listen: args.listen, demo: true }
+        ServeArgs { store: args.store, listen: args.listen, demo: true, offer_timeout_secs: args.offer_timeout_secs }
     }
 }
 
@@ -126,13 +133,14 @@ impl StoreArgs {
             listen: None,
             database_url: self.database_url.clone(),
             config: self.config.clone(),
+            offer_timeout_secs: None,
         }
     }
 }
 
 impl ServeArgs {
     pub fn flags(&self) -> Flags {
-        Flags { listen: self.listen.clone(), ..self.store.flags() }
+        Flags { listen: self.listen.clone(), offer_timeout_secs: self.offer_timeout_secs, ..self.store.flags() }
     }
 }
 
@@ -154,6 +162,9 @@ mod tests {
         assert!(serve.demo);
         assert_eq!(serve.flags().listen.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(serve.flags().data_dir, Some(PathBuf::from("/tmp/x")));
+        let cli = Cli::try_parse_from(["rebound", "serve", "--offer-timeout-secs", "7"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert_eq!(args.flags().offer_timeout_secs, Some(7));
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! | `bootstrap_token`       | `REBOUND_BOOTSTRAP_TOKEN`        |                  | none              |
 //! | `max_body_bytes`        | `REBOUND_MAX_BODY_BYTES`         |                  | server default    |
 //! | `max_import_body_bytes` | `REBOUND_MAX_IMPORT_BODY_BYTES`  |                  | server default    |
+//! | `engine.offer_timeout_secs` | `REBOUND_OFFER_TIMEOUT_SECS` | `--offer-timeout-secs` | 20          |
+//!
+//! `engine.offer_timeout_secs` (TOML: `[engine]` then `offer_timeout_secs = 20`) is how long an agent
+//! has to accept an offer before it goes back to the queue (and the agent is set `not_ready`).
 //!
 //! The file is `--config FILE` (or `REBOUND_CONFIG`), else `rebound.toml` inside the data directory
 //! when it exists. The data directory used to find that file comes from the flag, the environment or
@@ -32,6 +36,8 @@ pub const DEFAULT_LOG: &str = "info";
 pub const DATA_DIR_CONFIG_FILE: &str = "rebound.toml";
 /// A bootstrap token shorter than this is refused: it would be guessable.
 pub const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
+/// The longest offer timeout accepted (an hour: longer means nobody is answering).
+pub const MAX_OFFER_TIMEOUT_SECS: u32 = 3_600;
 
 /// A value that must not be printed: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -98,6 +104,8 @@ pub struct Config {
     pub bootstrap_token: Option<Secret>,
     pub max_body_bytes: usize,
     pub max_import_body_bytes: usize,
+    /// Seconds an agent has to accept an offer.
+    pub offer_timeout_secs: u32,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -109,6 +117,7 @@ pub struct Flags {
     pub listen: Option<String>,
     pub database_url: Option<String>,
     pub config: Option<PathBuf>,
+    pub offer_timeout_secs: Option<u32>,
 }
 
 /// Why the configuration could not be loaded; each message names the key or file at fault.
@@ -144,6 +153,20 @@ struct Layer {
     bootstrap_token: Option<Secret>,
     max_body_bytes: Option<usize>,
     max_import_body_bytes: Option<usize>,
+    engine: Option<EngineLayer>,
+}
+
+/// The `[engine]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineLayer {
+    offer_timeout_secs: Option<u32>,
+}
+
+impl EngineLayer {
+    fn overlay(self, higher: EngineLayer) -> EngineLayer {
+        EngineLayer { offer_timeout_secs: higher.offer_timeout_secs.or(self.offer_timeout_secs) }
+    }
 }
 
 impl Layer {
@@ -158,6 +181,10 @@ impl Layer {
             bootstrap_token: higher.bootstrap_token.or(self.bootstrap_token),
             max_body_bytes: higher.max_body_bytes.or(self.max_body_bytes),
             max_import_body_bytes: higher.max_import_body_bytes.or(self.max_import_body_bytes),
+            engine: match (self.engine, higher.engine) {
+                (Some(lower), Some(higher)) => Some(lower.overlay(higher)),
+                (lower, higher) => higher.or(lower),
+            },
         }
     }
 
@@ -179,6 +206,11 @@ impl Layer {
             max_import_body_bytes: get("REBOUND_MAX_IMPORT_BODY_BYTES")
                 .map(|v| parse_number("REBOUND_MAX_IMPORT_BODY_BYTES", &v))
                 .transpose()?,
+            engine: Some(EngineLayer {
+                offer_timeout_secs: get("REBOUND_OFFER_TIMEOUT_SECS")
+                    .map(|v| parse_number("REBOUND_OFFER_TIMEOUT_SECS", &v))
+                    .transpose()?,
+            }),
         })
     }
 
@@ -187,6 +219,7 @@ impl Layer {
             data_dir: flags.data_dir.clone(),
             listen: flags.listen.clone(),
             database_url: flags.database_url.clone(),
+            engine: Some(EngineLayer { offer_timeout_secs: flags.offer_timeout_secs }),
             ..Layer::default()
         }
     }
@@ -278,6 +311,15 @@ impl Config {
             return Err(invalid("max_import_body_bytes", "must be greater than 0"));
         }
 
+        let default_offer_timeout = u32::try_from(defaults.engine.offer_timeout.as_secs()).unwrap_or(20);
+        let offer_timeout_secs = layer.engine.and_then(|e| e.offer_timeout_secs).unwrap_or(default_offer_timeout);
+        if offer_timeout_secs == 0 || offer_timeout_secs > MAX_OFFER_TIMEOUT_SECS {
+            return Err(invalid(
+                "engine.offer_timeout_secs",
+                format!("must be between 1 and {MAX_OFFER_TIMEOUT_SECS} seconds"),
+            ));
+        }
+
         Ok(Config {
             data_dir,
             listen,
@@ -287,16 +329,23 @@ impl Config {
             bootstrap_token: layer.bootstrap_token,
             max_body_bytes,
             max_import_body_bytes,
+            offer_timeout_secs,
             config_file,
         })
     }
 
-    /// The settings the HTTP server takes.
+    /// The settings the HTTP server (and its dispatch engine) takes.
     pub fn app_config(&self) -> rebound_server::AppConfig {
+        let defaults = rebound_server::AppConfig::default();
         rebound_server::AppConfig {
             retention_days: self.retention_days,
             max_body_bytes: self.max_body_bytes,
             max_import_body_bytes: self.max_import_body_bytes,
+            engine: rebound_engine::EngineConfig {
+                offer_timeout: jiff::SignedDuration::from_secs(i64::from(self.offer_timeout_secs)),
+                retention_days: self.retention_days,
+                ..defaults.engine
+            },
         }
     }
 }
@@ -519,6 +568,34 @@ mod tests {
     fn a_named_config_file_that_is_missing_is_an_error() {
         let flags = Flags { config: Some("/nonexistent/rebound.toml".into()), ..Flags::default() };
         assert!(matches!(Config::load_with(&flags, &env_of(&[])), Err(ConfigError::Io { .. })));
+    }
+
+    #[test]
+    fn offer_timeout_layers_from_file_env_and_flag() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c =
+            Config::load_with(&Flags { data_dir: Some(tmp.path().into()), ..Flags::default() }, &env_of(&[])).unwrap();
+        assert_eq!(c.offer_timeout_secs, 20);
+        assert_eq!(c.app_config().engine.offer_timeout, jiff::SignedDuration::from_secs(20));
+
+        let file = write_toml(tmp.path(), "e.toml", "retention_days = 9\n[engine]\noffer_timeout_secs = 45\n");
+        let flags = Flags { config: Some(file), data_dir: Some(tmp.path().into()), ..Flags::default() };
+        let c = Config::load_with(&flags, &env_of(&[])).unwrap();
+        assert_eq!(c.offer_timeout_secs, 45);
+        assert_eq!(c.app_config().engine.retention_days, 9, "the engine keeps the server's retention");
+
+        let env = env_of(&[("REBOUND_OFFER_TIMEOUT_SECS", "30")]);
+        assert_eq!(Config::load_with(&flags, &env).unwrap().offer_timeout_secs, 30);
+
+        let flags = Flags { offer_timeout_secs: Some(5), ..flags };
+        assert_eq!(Config::load_with(&flags, &env).unwrap().offer_timeout_secs, 5);
+
+        for bad in ["0", "3601"] {
+            let err = Config::load_with(&Flags::default(), &env_of(&[("REBOUND_OFFER_TIMEOUT_SECS", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("engine.offer_timeout_secs"), "{err}");
+        }
     }
 
     #[test]

@@ -290,6 +290,7 @@ pub async fn load(store: &dyn Store, options: &DemoOptions) -> anyhow::Result<De
                     queues: agent_queues,
                     can_view_callback_list: can_view,
                     presence,
+                    ready_since: (presence == Presence::Ready).then_some(now),
                     created_at: now,
                 })
                 .await?,

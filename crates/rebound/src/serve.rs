@@ -3,8 +3,15 @@
 //! Order matters: signal handlers are installed before anything is printed, so a supervisor (or a
 //! test) that sends SIGTERM as soon as it sees output gets a clean shutdown rather than the default
 //! "killed by signal". Then the store is opened (running migrations), access is bootstrapped, demo
-//! data loaded if asked, the socket bound, and only then is the address printed: the
-//! "listening on" line on stdout is the signal that the server is ready.
+//! data loaded if asked, the socket bound, the dispatch engine started (after migrations, so it
+//! reads the current schema; it picks up whatever was due or held when the process last stopped),
+//! and only then is the address printed: the "listening on" line on stdout is the signal that the
+//! server is ready.
+//!
+//! Shutdown: stop accepting connections, end the live event streams, let in-flight requests finish
+//! (up to [`SHUTDOWN_GRACE`]), then stop the engine after its current pass. Nothing the engine does
+//! lives only in memory, so a hard kill is safe too: a restart finds due callbacks and expired
+//! offers in the store.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -41,11 +48,14 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
         }
     }
 
+    let state = AppState::new(store, clock, config.app_config());
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr().context("cannot read the listening address")?;
     let base_url = format!("http://{}", display_addr(local));
+    let engine = state.engine().start();
 
     match &bootstrap {
         Bootstrap::Generated(created) => print_banner(&base_url, created.secret.expose()),
@@ -59,11 +69,10 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     std::io::stdout().flush().ok();
     tracing::info!(listen = %local, "serving");
 
-    let state = AppState::new(store, clock, config.app_config());
     // Retention: removes callbacks (and their history and reports) past their retention date, in
     // small batches so it never holds the writer for long.
     let retention = rebound_server::retention::spawn(state.clone(), RETENTION_EVERY, RETENTION_BATCH);
-    let app = router(state);
+    let app = router(state.clone());
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -72,23 +81,30 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     });
 
     let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => result.context("the HTTP server failed")?,
+    let served = tokio::select! {
+        result = &mut server => result.context("the HTTP server failed"),
         signal = shutdown.recv() => {
             tracing::info!(signal, "shutting down: no new connections; finishing in-flight requests");
             let _ = stop_tx.send(true);
+            // Open SSE streams would otherwise hold the server for the whole grace period.
+            state.close_streams();
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-                Ok(result) => result.context("the HTTP server failed while shutting down")?,
-                Err(_) => tracing::warn!(
-                    grace_secs = SHUTDOWN_GRACE.as_secs(),
-                    "connections still open after the grace period; stopping anyway"
-                ),
+                Ok(result) => result.context("the HTTP server failed while shutting down"),
+                Err(_) => {
+                    tracing::warn!(
+                        grace_secs = SHUTDOWN_GRACE.as_secs(),
+                        "connections still open after the grace period; stopping anyway"
+                    );
+                    Ok(())
+                }
             }
         }
-    }
+    };
     retention.abort();
+    // No request can reach the engine any more: let it finish its pass and stop.
+    engine.shutdown().await;
     tracing::info!("stopped");
-    Ok(())
+    served
 }
 
 /// How often the retention pass runs, and how many callbacks one store call removes at most.

@@ -333,6 +333,12 @@ pub struct CallbackView {
     pub callback: Callback,
     /// Still `SCHEDULED` after its earliest time plus the window.
     pub overdue: bool,
+    /// `GET /callbacks/{id}` of a `QUEUED` callback: 1 = next in its queue (or for its agent); a
+    /// `ROUTING` one is 0 (being offered now). `null` in other states and in lists.
+    pub position_in_queue: Option<u64>,
+    /// With `position_in_queue`: seconds until an agent is expected to take it, from recent handle
+    /// times and the ready agents; `null` when no agent is ready, in other states and in lists.
+    pub estimated_wait_secs: Option<u64>,
 }
 
 /// Filters of `GET /callbacks` (each id filter and `state` may repeat, or list values with commas).
@@ -602,4 +608,151 @@ pub struct ExportParams {
     pub overdue: Option<bool>,
     /// `desired_time` or `-desired_time`.
     pub sort: Option<String>,
+}
+
+// ---- agents, diallers, intake ------------------------------------------------------------------
+
+/// `PUT /agents/{id}/presence`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceRequest {
+    /// `ready`, `not_ready` or `offline` (`busy` is set by Rebound while the agent handles a
+    /// callback). Leaving `ready` withdraws the agent's open offer.
+    pub presence: Presence,
+}
+
+/// `POST /callbacks/{id}/accept` and `/reject` (the body is optional).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferAnswer {
+    /// The agent answering; refused unless the callback is offered to this agent. Absent: whoever
+    /// it is offered to.
+    pub agent_id: Option<AgentId>,
+}
+
+/// `POST /callbacks/{id}/outcome`: what an attempt came to.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRequest {
+    /// `connected`, `no_answer`, `busy`, `voicemail`, `invalid_number` or `failed`.
+    pub outcome: rebound_domain::dispatch::Outcome,
+    /// The wrap code given; an Add-to-Queue code of the callback's campaign also creates the
+    /// callback it describes.
+    pub wrap_code: Option<String>,
+    pub notes: Option<String>,
+    /// The reporting agent: refused unless it handles (or is offered) the callback.
+    pub agent_id: Option<AgentId>,
+    /// The reporting dialler's lease: refused unless that lease holds the callback.
+    pub lease_id: Option<String>,
+}
+
+/// The callback after an outcome, and the callback an Add-to-Queue wrap code created.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutcomeView {
+    #[serde(flatten)]
+    pub view: CallbackView,
+    /// The callback the wrap code created, if it is an Add-to-Queue code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrap_callback: Option<CallbackView>,
+    /// Why the wrap code's callback could not be created (the outcome itself was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrap_error: Option<ErrorObject>,
+}
+
+/// `{"items": [...]}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// `POST /dialer/claim`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimBody {
+    /// An outbound campaign.
+    pub campaign_id: CampaignId,
+    /// At most this many callbacks (1–1000).
+    pub max: u32,
+    /// How long the lease lasts (seconds, 1–3600); unreported callbacks then return to `QUEUED`.
+    pub lease_secs: u32,
+}
+
+/// `POST /dialer/outcomes`: up to 1,000 outcomes.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DialerOutcomes {
+    pub items: Vec<DialerOutcome>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DialerOutcome {
+    pub id: CallbackId,
+    pub outcome: rebound_domain::dispatch::Outcome,
+    /// The lease the callback was claimed with; refused unless it still holds the callback.
+    pub lease_id: Option<String>,
+    pub wrap_code: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// One result of `POST /dialer/outcomes`, in request order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DialerOutcomeResult {
+    pub id: CallbackId,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorObject>,
+    /// The callback the item's Add-to-Queue wrap code created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrap_callback: Option<CallbackView>,
+    /// Why that callback could not be created (the outcome itself was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrap_error: Option<ErrorObject>,
+}
+
+/// `POST /campaigns/{id}/auto-callbacks`: an inbound caller asks to be called back.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoCallbackRequest {
+    /// Any format; national formats are read with the inbound campaign's region.
+    pub phone: String,
+    /// The caller's name, for a new lead.
+    pub name: Option<String>,
+}
+
+/// `POST /wraps`: an agent wraps an interaction.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapRequest {
+    pub agent_id: AgentId,
+    /// The campaign of the interaction (whose wrap codes `wrap_code` is looked up in).
+    pub campaign_id: CampaignId,
+    pub wrap_code: String,
+    /// The customer's number, any format.
+    pub phone: String,
+    pub lead_id: Option<LeadId>,
+    /// When the generated callback is wanted (RFC 3339, or naive local with `timezone`); default
+    /// now plus the wrap code's delay.
+    pub callback_time: Option<String>,
+    /// IANA timezone of a naive `callback_time`.
+    pub timezone: Option<String>,
+}
+
+/// What a wrap created: the callback, or `null` for a wrap code without Add-to-Queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WrapResult {
+    pub callback: Option<CallbackView>,
+}
+
+/// Parameters of `GET /events`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only: the handler reads them with `Params`.
+pub struct EventStreamParams {
+    /// Replay the events with an id greater than this first (as the `Last-Event-ID` header does).
+    pub after: Option<i64>,
+    /// Only events of these callbacks (repeatable).
+    pub callback_id: Option<Vec<String>>,
 }

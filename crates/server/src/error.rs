@@ -11,9 +11,9 @@
 //! | 403 | the token's role may not do this | `forbidden` |
 //! | 404 | no such resource, or no such route | `not_found` |
 //! | 405 | the route exists but not with this method | `method_not_allowed` |
-//! | 409 | the request conflicts with stored state | `duplicate_callback` (`details.existing_id`), `slot_full` (`details.proposed_slots`), `illegal_transition` (`details.state`), `incompatible_fields` (`details.missing`, `details.extra`), `already_recreated` (`details.recreated_as`), `conflict`, `idempotency_key_reused` |
+//! | 409 | the request conflicts with stored state | `duplicate_callback` (`details.existing_id`), `slot_full` (`details.proposed_slots`), `illegal_transition` (`details.state`), `incompatible_fields` (`details.missing`, `details.extra`), `already_recreated` (`details.recreated_as`), `not_offered` (the callback is not offered to / held by the caller), `no_outbound_campaign`, `no_queue`, `conflict`, `idempotency_key_reused` |
 //! | 413 | the body is larger than the configured limit | `payload_too_large` |
-//! | 422 | the request was read but a value is not acceptable | `invalid_phone`, `premium_rate_number`, `invalid_region`, `invalid_timezone`, `invalid_time`, `nonexistent_local_time`, `ambiguous_local_time`, `time_in_past`, `beyond_horizon`, `invalid_hours`, `campaign_not_outbound`, `agent_not_in_campaign`, `queue_not_in_campaign`, `unknown_reference`, `validation_failed` |
+//! | 422 | the request was read but a value is not acceptable | `invalid_phone`, `premium_rate_number`, `invalid_region`, `invalid_timezone`, `invalid_time`, `nonexistent_local_time`, `ambiguous_local_time`, `time_in_past`, `beyond_horizon`, `invalid_hours`, `campaign_not_outbound`, `agent_not_in_campaign`, `queue_not_in_campaign`, `campaign_not_inbound`, `no_auto_callback_list`, `unknown_reference`, `validation_failed` |
 //! | 500 | a server fault (`StoreError::Backend`, a caught panic) — logged once with `tracing`, answered with a generic message so internals never leak | `internal_error` |
 //! | 503 | `/readyz` when the store is unreachable | `unavailable` |
 //!
@@ -27,6 +27,7 @@ use rebound_domain::hours::HoursError;
 use rebound_domain::phone::PhoneError;
 use rebound_domain::slots::SlotError;
 use rebound_domain::time::TimeError;
+use rebound_engine::EngineError;
 use rebound_store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -220,6 +221,24 @@ impl From<StoreError> for ApiError {
             StoreError::IllegalTransition(e) => ApiError::conflict("illegal_transition", e.to_string()),
             StoreError::Conflict(message) => ApiError::conflict("conflict", message),
             StoreError::Backend(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        match err {
+            // A refused lifecycle step says which state the callback is in, as cancel does.
+            EngineError::Store(StoreError::IllegalTransition(e)) => {
+                ApiError::conflict("illegal_transition", e.to_string())
+                    .with_details(json!({"state": e.from.state, "result": e.from.result}))
+            }
+            // The store refuses a holder mismatch with `Conflict`: the caller does not hold it.
+            EngineError::Store(StoreError::Conflict(message)) | EngineError::Conflict(message) => {
+                ApiError::conflict("not_offered", message)
+            }
+            EngineError::Store(e) => e.into(),
+            EngineError::Invalid { field, message } => ApiError::invalid_field(field, message),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! with [`auth`], [`error`], [`extract`], [`dto`] and [`csv`] as the shared vocabulary.
 //!
 //! The binary builds an [`AppState`] from a store, a clock and an [`AppConfig`], serves
-//! [`router`], and starts the [`retention`] task.
+//! [`router`], starts the dispatch engine ([`AppState::engine`]) and the [`retention`] task.
+//! The service layer tells the engine about every write that may make something due or routable.
 
 pub mod api;
 pub mod auth;
@@ -21,10 +22,11 @@ use std::sync::Arc;
 
 use rebound_domain::clock::Clock;
 use rebound_domain::time::DEFAULT_RETENTION_DAYS;
+use rebound_engine::{Engine, EngineConfig};
 use rebound_store::Store;
 
 /// Server settings the binary passes in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
     /// Days after its desired time a callback (and its history) is kept.
     pub retention_days: u32,
@@ -32,6 +34,8 @@ pub struct AppConfig {
     pub max_body_bytes: usize,
     /// Largest body `POST /callbacks/import` accepts (default 32 MiB).
     pub max_import_body_bytes: usize,
+    /// The dispatch engine's settings. Its `retention_days` is always taken from the field above.
+    pub engine: EngineConfig,
 }
 
 impl Default for AppConfig {
@@ -40,12 +44,13 @@ impl Default for AppConfig {
             retention_days: DEFAULT_RETENTION_DAYS,
             max_body_bytes: 1024 * 1024,
             max_import_body_bytes: 32 * 1024 * 1024,
+            engine: EngineConfig::default(),
         }
     }
 }
 
-/// What every request handler shares: the store, the clock, the settings and the caches.
-/// Cheap to clone (everything is behind an `Arc`).
+/// What every request handler shares: the store, the clock, the settings, the caches, the dispatch
+/// engine and the live event hub. Cheap to clone (everything is behind an `Arc`).
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
@@ -53,11 +58,35 @@ pub struct AppState {
     pub(crate) settings: Arc<AppConfig>,
     pub(crate) tokens: Arc<auth::TokenCache>,
     pub(crate) config_cache: Arc<service::ConfigCache>,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) live: Arc<service::live::LiveHub>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
-        AppState { store, clock, settings: Arc::new(config), tokens: Arc::default(), config_cache: Arc::default() }
+    /// Builds the state and the engine; the engine's background loop is not started (the binary
+    /// calls `state.engine().start()`; tests drive it with `run_once`).
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut config: AppConfig) -> Self {
+        // One retention setting: a retried callback gets the same retention as a created one.
+        config.engine.retention_days = config.retention_days;
+        let engine = Engine::new(store.clone(), clock.clone(), config.engine.clone());
+        AppState {
+            live: Arc::new(service::live::LiveHub::new(store.clone())),
+            store,
+            clock,
+            settings: Arc::new(config),
+            tokens: Arc::default(),
+            config_cache: Arc::default(),
+            engine,
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Ends the open live event streams (SSE), so a graceful shutdown does not wait for them.
+    pub fn close_streams(&self) {
+        self.live.close();
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -73,7 +102,7 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application: `/api/v1/…`, `/healthz`, `/readyz`, `/api/openapi.json` and the
+/// The whole HTTP application: `/api/v1/…`, `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` and the
 /// Swagger UI at `/api/docs`.
 pub fn router(state: AppState) -> axum::Router {
     api::app(state)

@@ -49,7 +49,7 @@ async fn campaigns_are_created_with_contract_defaults_and_patched_by_merge() {
     assert_eq!(created["window_secs"], 120);
     assert_eq!(created["max_attempts"], 3);
     assert_eq!(created["horizon_days"], 90);
-    assert_eq!(created["retry_delays_secs"], json!({"no_answer": 1800, "busy": 600, "voicemail": 3600}));
+    assert_eq!(created["retry_delays_secs"], json!({"no_answer": 1800, "busy": 600, "voicemail": 3600, "failed": 900}));
     assert_eq!(created["lead_calling_hours"], json!(["08:00", "21:00"]));
     assert_eq!(created["dialling_hours"]["mon"], json!([["09:00", "17:00"]]));
     crud_round_trip(&app, "/campaigns", &created, json!({"name": "Sydney North", "window_secs": 300})).await;

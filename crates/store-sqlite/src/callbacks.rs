@@ -2,10 +2,11 @@
 //!
 //! Writes (`create`, `create_batch`, `transition`) run as check-first jobs on the writer thread (see
 //! [`crate::writer`]): every check they make (idempotency, duplicates, slot capacity, the transition
-//! table, a recreated original) comes before their first write, and each write is one statement, so
-//! with what they write (the row, its audit event, the idempotency key, the original's link) they are
-//! one atomic step that no concurrent request can slip between. They use only cached statements: per
-//! job there is no SQL text to build.
+//! table and the holder, a recreated original, the agent whose presence a step sets) comes before
+//! their first write, and each write is one statement, so with what they write (the row, its audit
+//! event, the idempotency key, the original's link, the presence) they are one atomic step that no
+//! concurrent request can slip between. They use only cached statements; a transition writes only the
+//! columns it changed (see [`write_step`]), one cached statement per SET list.
 //!
 //! Reads build their SQL from the filter, with bound parameters only — no value is ever written into
 //! the SQL text — and are shaped so the indexes of `0001_initial.sql` serve them: the list walks
@@ -16,8 +17,8 @@ use jiff::Timestamp;
 use rebound_domain::model::*;
 use rebound_domain::state::{CallbackResult, CallbackState, Status, transition as lifecycle};
 use rebound_store::{
-    CallbackEdit, CallbackFilter, CreateOutcome, NewCallback, Page, PageRequest, SearchField, SlotBookings, Sort,
-    SortField, StoreError, StoreResult, TransitionRequest,
+    CallbackEdit, CallbackFilter, CreateOutcome, Holder, NewCallback, Page, PageRequest, SearchField, SlotBookings,
+    Sort, SortField, StoreError, StoreResult, TransitionRequest,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -28,7 +29,10 @@ use crate::error::{Op, ResultExt};
 pub(crate) const COLS: &str = "c.callback_id, c.type, c.origin, c.phone, c.phone_raw, c.campaign_id, c.list_id, c.lead_id, \
     c.queue_id, c.agent_id, c.wrap_code, c.desired_time, c.timezone, c.lead_timezone, c.earliest_time, c.window_secs, \
     c.slot_start, c.state, c.result, c.attempts, c.priority, c.notes, c.data, c.created_by, c.created_at, \
-    c.updated_at, c.queued_at, c.recreated_from, c.recreated_as, c.expires_at";
+    c.updated_at, c.queued_at, c.recreated_from, c.recreated_as, c.expires_at, c.offered_to, c.lease_id, c.hold_until";
+
+/// How many columns [`COLS`] selects: a query may select more after them (e.g. the rowid).
+pub(crate) const COLS_LEN: usize = 33;
 
 pub(crate) fn callback_row(r: &Row<'_>) -> rusqlite::Result<Callback> {
     Ok(Callback {
@@ -59,13 +63,16 @@ pub(crate) fn callback_row(r: &Row<'_>) -> rusqlite::Result<Callback> {
         created_at: ts(24, r.get(24)?)?,
         updated_at: ts(25, r.get(25)?)?,
         queued_at: opt_ts(26, r.get(26)?)?,
+        offered_to: r.get(30)?,
+        lease_id: r.get(31)?,
+        hold_until: opt_ts(32, r.get(32)?)?,
         recreated_from: opt_id_from(r.get(27)?),
         recreated_as: opt_id_from(r.get(28)?),
         expires_at: ts(29, r.get(29)?)?,
     })
 }
 
-fn event_row(r: &Row<'_>) -> rusqlite::Result<CallbackEvent> {
+pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<CallbackEvent> {
     let state = |idx: usize, s: Option<String>| s.map(|s| named(idx, &s, CallbackState::parse)).transpose();
     Ok(CallbackEvent {
         id: r.get(0)?,
@@ -92,6 +99,7 @@ pub(crate) fn as_stored(mut c: Callback) -> Callback {
     c.created_at = trunc(c.created_at);
     c.updated_at = trunc(c.updated_at);
     c.queued_at = c.queued_at.map(trunc);
+    c.hold_until = c.hold_until.map(trunc);
     c.expires_at = trunc(c.expires_at);
     c
 }
@@ -325,8 +333,9 @@ pub(crate) fn insert_callback(conn: &Connection, c: &Callback) -> StoreResult<()
         "insert into callback (callback_id, type, origin, phone, phone_raw, campaign_id, list_id, lead_id, queue_id, \
          agent_id, wrap_code, desired_time, timezone, lead_timezone, earliest_time, window_secs, overdue_at, \
          slot_start, state, result, attempts, priority, notes, data, created_by, created_at, updated_at, queued_at, \
-         recreated_from, recreated_as, expires_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-         ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+         recreated_from, recreated_as, expires_at, offered_to, lease_id, hold_until) values (?1, ?2, ?3, ?4, ?5, ?6, \
+         ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, \
+         ?29, ?30, ?31, ?32, ?33, ?34)",
     )
     .db()?
     .execute(params![
@@ -361,6 +370,9 @@ pub(crate) fn insert_callback(conn: &Connection, c: &Callback) -> StoreResult<()
         c.recreated_from.map(id_bytes),
         c.recreated_as.map(id_bytes),
         ms(c.expires_at),
+        c.offered_to,
+        c.lease_id,
+        opt_ms(c.hold_until),
     ])
     .on(Op::Write("callback"))?;
     Ok(())
@@ -431,7 +443,8 @@ pub(crate) fn apply_edit(cb: &mut Callback, e: CallbackEdit) {
 }
 
 /// Sets the status a step leads to; the first entry into `QUEUED` stamps `queued_at`, the routing
-/// order of original queue entry.
+/// order of original queue entry. The holder fields follow the state: only `ROUTING` keeps a hold
+/// deadline, only `ROUTING`/`PROCESSING` keep a holder, so no step can leave a stale one behind.
 pub(crate) fn apply_status(cb: &mut Callback, to: Status, at: Timestamp) {
     cb.state = to.state;
     cb.result = to.result;
@@ -439,18 +452,150 @@ pub(crate) fn apply_status(cb: &mut Callback, to: Status, at: Timestamp) {
     if to.state == CallbackState::Queued && cb.queued_at.is_none() {
         cb.queued_at = Some(at);
     }
+    match to.state {
+        CallbackState::Routing => {}
+        CallbackState::Processing => cb.hold_until = None,
+        _ => {
+            cb.offered_to = None;
+            cb.lease_id = None;
+            cb.hold_until = None;
+        }
+    }
 }
 
+/// Reads a callback with its rowid, so the write that follows finds the row without searching the
+/// id index a second time.
+pub(crate) fn get_for_update(conn: &Connection, id: CallbackId) -> StoreResult<Option<(i64, Callback)>> {
+    conn.prepare_cached(&format!("select {COLS}, c.rowid from callback c where c.callback_id = ?1"))
+        .db()?
+        .query_row([id_bytes(id)], |r| Ok((r.get(COLS_LEN)?, callback_row(r)?)))
+        .optional()
+        .db()
+}
+
+/// The columns a lifecycle step may change, as stored.
+fn step_values(cb: &Callback) -> [(&'static str, Value); 17] {
+    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.to_string()));
+    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+    [
+        ("state", Value::Text(cb.state.as_str().to_string())),
+        ("result", text(cb.result.map(CallbackResult::as_str))),
+        ("desired_time", Value::Integer(ms(cb.desired_time))),
+        ("timezone", text(cb.timezone.as_deref())),
+        ("earliest_time", int(opt_ms(cb.earliest_time))),
+        ("overdue_at", int(overdue_at(cb))),
+        ("slot_start", int(opt_ms(cb.slot_start))),
+        ("expires_at", Value::Integer(ms(cb.expires_at))),
+        ("agent_id", int(cb.agent_id)),
+        ("attempts", Value::Integer(i64::from(cb.attempts))),
+        ("updated_at", Value::Integer(ms(cb.updated_at))),
+        ("queued_at", int(opt_ms(cb.queued_at))),
+        ("wrap_code", text(cb.wrap_code.as_deref())),
+        ("notes", text(cb.notes.as_deref())),
+        ("offered_to", int(cb.offered_to)),
+        ("lease_id", text(cb.lease_id.as_deref())),
+        ("hold_until", int(opt_ms(cb.hold_until))),
+    ]
+}
+
+/// Writes what a step changed, and only that: SQLite rewrites the entry of every index that names a
+/// column of the SET list (even to the same value), so a step that sets only its state, time and
+/// holder leaves the desired-time, expiry and slot indexes alone. The few SET lists steps produce
+/// each get their cached statement.
+pub(crate) fn write_step(conn: &Connection, rowid: i64, before: &Callback, after: &Callback) -> StoreResult<()> {
+    let mut sql = String::with_capacity(160);
+    sql.push_str("update callback set ");
+    let mut values = Vec::with_capacity(18);
+    for ((col, old), (_, new)) in step_values(before).into_iter().zip(step_values(after)) {
+        if old != new {
+            if !values.is_empty() {
+                sql.push_str(", ");
+            }
+            sql.push_str(col);
+            sql.push_str(" = ?");
+            values.push(new);
+        }
+    }
+    if values.is_empty() {
+        return Ok(());
+    }
+    sql.push_str(" where rowid = ?");
+    values.push(Value::Integer(rowid));
+    conn.prepare_cached(&sql).db()?.execute(params_from_iter(values)).on(Op::Write("callback"))?;
+    Ok(())
+}
+
+/// Refuses unless `holder` holds the callback now: it is `ROUTING` or `PROCESSING` and offered to
+/// that agent, or held by that lease.
+pub(crate) fn check_holder(cb: &Callback, holder: &Holder) -> StoreResult<()> {
+    let held_now = matches!(cb.state, CallbackState::Routing | CallbackState::Processing);
+    let (held, by) = match holder {
+        Holder::Agent(agent) => (cb.offered_to == Some(*agent), format!("agent {agent}")),
+        Holder::Lease(lease) => (cb.lease_id.as_deref() == Some(lease.as_str()), format!("dialler lease {lease}")),
+    };
+    if held_now && held {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "callback {} is not offered to or held by {by} (it is {}{})",
+            cb.id,
+            cb.state,
+            match (&cb.offered_to, &cb.lease_id) {
+                (Some(a), _) if held_now => format!(", held by agent {a}"),
+                (None, Some(_)) if held_now => ", held by another dialler lease".to_string(),
+                _ => String::new(),
+            }
+        )))
+    }
+}
+
+/// Refuses with `NotFound` unless the agent exists (checked before a step writes anything).
+pub(crate) fn check_agent(conn: &Connection, agent_id: AgentId) -> StoreResult<()> {
+    let found = conn
+        .prepare_cached("select 1 from agent where agent_id = ?1")
+        .db()?
+        .query_row([agent_id], |_| Ok(()))
+        .optional()
+        .db()?;
+    found.ok_or_else(|| StoreError::not_found(format!("agent {agent_id}")))
+}
+
+/// Sets an agent's presence; `ready_since` is `ready_since` when ready, cleared otherwise.
+pub(crate) fn write_presence(
+    conn: &Connection,
+    agent_id: AgentId,
+    presence: Presence,
+    ready_since: Option<Timestamp>,
+) -> StoreResult<()> {
+    let ready_since = if presence == Presence::Ready { opt_ms(ready_since) } else { None };
+    conn.prepare_cached("update agent set presence = ?2, ready_since = ?3 where agent_id = ?1")
+        .db()?
+        .execute(params![agent_id, presence.as_str(), ready_since])
+        .on(Op::Write("agent"))?;
+    Ok(())
+}
+
+/// One lifecycle step. Check-first (see the module doc): the callback's existence, its holder, the
+/// expected state, the transition table and the agent whose presence changes are all checked before
+/// the first write; then the callback row (one statement; a reference to a missing agent fails it
+/// alone), the event, and the presence.
 pub(crate) fn transition(conn: &Connection, req: TransitionRequest) -> StoreResult<Callback> {
-    let current = get(conn, req.id)?.ok_or_else(|| StoreError::not_found(format!("callback {}", req.id)))?;
+    let (rowid, current) =
+        get_for_update(conn, req.id)?.ok_or_else(|| StoreError::not_found(format!("callback {}", req.id)))?;
+    if let Some(holder) = &req.holder {
+        check_holder(&current, holder)?;
+    }
     let from = Status { state: current.state, result: current.result };
     if !req.expect.is_empty() && !req.expect.contains(&current.state) {
         return Err(rebound_domain::state::IllegalTransition { from, action: req.action }.into());
     }
     let to = lifecycle(from, req.action)?;
+    if let Some(change) = &req.presence {
+        check_agent(conn, change.agent_id)?;
+    }
     let at = trunc(req.at);
 
-    let mut cb = current;
+    let mut cb = current.clone();
     let u = req.update;
     apply_edit(
         &mut cb,
@@ -461,37 +606,32 @@ pub(crate) fn transition(conn: &Connection, req: TransitionRequest) -> StoreResu
             slot_start: u.slot_start,
             expires_at: u.expires_at,
             agent_id: u.agent_id,
+            notes: u.notes,
             ..CallbackEdit::default()
         },
     );
+    if let Some(wrap_code) = u.wrap_code {
+        cb.wrap_code = wrap_code;
+    }
+    if let Some(offered_to) = u.offered_to {
+        cb.offered_to = offered_to;
+    }
+    if let Some(lease_id) = u.lease_id {
+        cb.lease_id = lease_id;
+    }
+    if let Some(hold_until) = u.hold_until {
+        cb.hold_until = hold_until.map(trunc);
+    }
     if u.increment_attempts {
         cb.attempts = cb.attempts.saturating_add(1);
     }
     apply_status(&mut cb, to, at);
 
-    conn.prepare_cached(
-        "update callback set state = ?2, result = ?3, desired_time = ?4, timezone = ?5, earliest_time = ?6, \
-         overdue_at = ?7, slot_start = ?8, expires_at = ?9, agent_id = ?10, attempts = ?11, updated_at = ?12, \
-         queued_at = ?13 where callback_id = ?1",
-    )
-    .db()?
-    .execute(params![
-        id_bytes(cb.id),
-        cb.state.as_str(),
-        cb.result.map(CallbackResult::as_str),
-        ms(cb.desired_time),
-        cb.timezone,
-        opt_ms(cb.earliest_time),
-        overdue_at(&cb),
-        opt_ms(cb.slot_start),
-        ms(cb.expires_at),
-        cb.agent_id,
-        cb.attempts,
-        ms(cb.updated_at),
-        opt_ms(cb.queued_at),
-    ])
-    .on(Op::Write("callback"))?;
+    write_step(conn, rowid, &current, &cb)?;
     insert_event(conn, cb.id, at, &req.actor, &req.event_action, Some(from.state), Some(to.state), &req.event_details)?;
+    if let Some(change) = req.presence {
+        write_presence(conn, change.agent_id, change.presence, Some(at))?;
+    }
     Ok(cb)
 }
 

@@ -249,9 +249,9 @@ pub(crate) fn delete_list(conn: &Connection, id: ListId) -> StoreResult<()> {
 
 // ---- lead ----------------------------------------------------------------------------------------
 
-const LEAD_COLS: &str = "lead_id, list_id, phone1, phone2, phone3, timezone, name, data, created_at";
+pub(crate) const LEAD_COLS: &str = "lead_id, list_id, phone1, phone2, phone3, timezone, name, data, created_at";
 
-fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
+pub(crate) fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
     let phones: Vec<String> = [r.get::<_, Option<String>>(2)?, r.get(3)?, r.get(4)?].into_iter().flatten().collect();
     Ok(Lead {
         id: r.get(0)?,
@@ -414,11 +414,12 @@ pub(crate) fn delete_queue(conn: &Connection, id: QueueId) -> StoreResult<()> {
 
 // ---- agent ---------------------------------------------------------------------------------------
 
-const AGENT_COLS: &str = "agent_id, name, username, timezone, can_view_callback_list, presence, created_at";
+pub(crate) const AGENT_COLS: &str =
+    "agent_id, name, username, timezone, can_view_callback_list, presence, created_at, ready_since";
 const AGENT_CAMPAIGNS: &str = "select campaign_id from agent_campaign where agent_id = ?1 order by position";
 const AGENT_QUEUES: &str = "select queue_id from agent_queue where agent_id = ?1 order by position";
 
-fn agent_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
+pub(crate) fn agent_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
     Ok(Agent {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -428,11 +429,12 @@ fn agent_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
         queues: Vec::new(),
         can_view_callback_list: r.get(4)?,
         presence: named(5, &r.get::<_, String>(5)?, Presence::parse)?,
+        ready_since: opt_ts(7, r.get(7)?)?,
         created_at: ts(6, r.get(6)?)?,
     })
 }
 
-fn with_memberships(conn: &Connection, mut a: Agent) -> StoreResult<Agent> {
+pub(crate) fn with_memberships(conn: &Connection, mut a: Agent) -> StoreResult<Agent> {
     a.campaigns = ids_of(conn, AGENT_CAMPAIGNS, a.id)?;
     a.queues = ids_of(conn, AGENT_QUEUES, a.id)?;
     Ok(a)
@@ -472,27 +474,44 @@ fn set_agent_memberships(conn: &Connection, a: &Agent, id: AgentId) -> StoreResu
     )
 }
 
+/// An agent's `ready_since` as stored: kept only while `ready` (from the record, else from now).
+fn ready_since_ms(a: &Agent, now: i64) -> Option<i64> {
+    (a.presence == Presence::Ready).then(|| a.ready_since.map_or(now, ms))
+}
+
 pub(crate) fn create_agent(conn: &Connection, a: &Agent) -> StoreResult<Agent> {
+    let now = now_ms();
     conn.prepare_cached(
-        "insert into agent (name, username, timezone, can_view_callback_list, presence, created_at) \
-         values (?1, ?2, ?3, ?4, ?5, ?6)",
+        "insert into agent (name, username, timezone, can_view_callback_list, presence, created_at, ready_since) \
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .db()?
-    .execute(params![a.name, a.username, a.timezone, a.can_view_callback_list, a.presence.as_str(), now_ms()])
+    .execute(params![
+        a.name,
+        a.username,
+        a.timezone,
+        a.can_view_callback_list,
+        a.presence.as_str(),
+        now,
+        ready_since_ms(a, now)
+    ])
     .on(Op::Write("agent"))?;
     let id = conn.last_insert_rowid();
     set_agent_memberships(conn, a, id)?;
     get_agent(conn, id)?.ok_or_else(|| missing("agent", id))
 }
 
+/// Replaces the configuration of the record. Presence and `ready_since` are left as stored: they
+/// belong to the dispatch protocol (`set_presence`, accept, outcomes), and a configuration edit made
+/// from a copy read a moment ago must not undo a presence change made since.
 pub(crate) fn update_agent(conn: &Connection, a: &Agent) -> StoreResult<Agent> {
     let n = conn
         .prepare_cached(
-            "update agent set name = ?2, username = ?3, timezone = ?4, can_view_callback_list = ?5, presence = ?6 \
+            "update agent set name = ?2, username = ?3, timezone = ?4, can_view_callback_list = ?5 \
              where agent_id = ?1",
         )
         .db()?
-        .execute(params![a.id, a.name, a.username, a.timezone, a.can_view_callback_list, a.presence.as_str()])
+        .execute(params![a.id, a.name, a.username, a.timezone, a.can_view_callback_list])
         .on(Op::Write("agent"))?;
     touched(n, "agent", a.id)?;
     set_agent_memberships(conn, a, a.id)?;

@@ -13,6 +13,9 @@
 //! - **Large operations** ([`operations`]): a bulk cancel is cancelled a batch per writer job, so other
 //!   writes interleave; exports page through the desired-time index with a keyset cursor; retention
 //!   removes a bounded amount per pass.
+//! - **Dispatch** ([`dispatch`]): promotion, reservations, dialler claims and the rescuer each write a
+//!   whole batch of callbacks in one writer job, along partial indexes of the routing heads; the
+//!   writer bumps a commit counter ([`Store::commit_signal`]) after every commit that wrote anything.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rebound_store::StoreError> {
@@ -36,6 +39,7 @@ mod callbacks;
 pub mod ceiling;
 mod codec;
 mod config;
+mod dispatch;
 mod error;
 mod operations;
 mod reader;
@@ -346,5 +350,90 @@ impl Store for SqliteStore {
     }
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
         self.readers.read(config::list_tokens).await
+    }
+
+    // ---- dispatch (the engine) ----------------------------------------------------------------
+
+    async fn next_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.readers.read(dispatch::next_due).await
+    }
+    async fn promote_due(&self, now: Timestamp, limit: u32, actor: &str) -> StoreResult<Vec<Callback>> {
+        let actor = actor.to_string();
+        self.writer.write_checked(move |c| dispatch::promote_due(c, now, limit, &actor)).await
+    }
+    async fn campaign_pending(
+        &self,
+        campaign_id: CampaignId,
+        after: Option<CallbackId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Callback>> {
+        self.readers.read(move |c| dispatch::campaign_pending(c, campaign_id, after, limit)).await
+    }
+    async fn apply_earliest_times(&self, changes: Vec<EarliestChange>, actor: &str, at: Timestamp) -> StoreResult<u64> {
+        let actor = actor.to_string();
+        self.writer.write_checked(move |c| dispatch::apply_earliest_times(c, changes, &actor, at)).await
+    }
+    async fn free_agents(&self) -> StoreResult<Vec<Agent>> {
+        self.readers.read(dispatch::free_agents).await
+    }
+    async fn ready_agent_count(&self) -> StoreResult<u64> {
+        self.readers.read(dispatch::ready_agent_count).await
+    }
+    async fn queued_heads(&self, source: QueuedSource, limit: u32) -> StoreResult<Vec<Callback>> {
+        self.readers.read(move |c| dispatch::queued_heads(c, source, limit)).await
+    }
+    async fn oldest_queued_agent_callbacks(&self) -> StoreResult<Vec<(CampaignId, Timestamp)>> {
+        self.readers.read(dispatch::oldest_queued_agent_callbacks).await
+    }
+    async fn reserve_for_agents(&self, request: ReserveRequest) -> StoreResult<Vec<Callback>> {
+        self.writer.write_checked(move |c| dispatch::reserve_for_agents(c, request)).await
+    }
+    async fn claim_for_dialer(&self, request: ClaimRequest) -> StoreResult<Vec<Callback>> {
+        self.writer.write_checked(move |c| dispatch::claim_for_dialer(c, request)).await
+    }
+    async fn transition_callbacks(&self, requests: Vec<TransitionRequest>) -> StoreResult<Vec<StoreResult<Callback>>> {
+        self.writer.write_checked(move |c| dispatch::transition_many(c, requests)).await
+    }
+    async fn release_expired(&self, now: Timestamp, limit: u32, actor: &str) -> StoreResult<Vec<ExpiredHold>> {
+        let actor = actor.to_string();
+        self.writer.write_checked(move |c| dispatch::release_expired(c, now, limit, &actor)).await
+    }
+    async fn next_hold_expiry(&self) -> StoreResult<Option<Timestamp>> {
+        self.readers.read(dispatch::next_hold_expiry).await
+    }
+    async fn set_presence(
+        &self,
+        agent_id: AgentId,
+        presence: Presence,
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<(Agent, Option<Callback>)> {
+        let actor = actor.to_string();
+        self.writer.write_checked(move |c| dispatch::set_presence(c, agent_id, presence, &actor, at)).await
+    }
+    async fn agent_offer(&self, agent_id: AgentId) -> StoreResult<Option<Callback>> {
+        self.readers.read(move |c| dispatch::agent_offer(c, agent_id)).await
+    }
+    async fn queue_position(&self, id: CallbackId) -> StoreResult<Option<u64>> {
+        self.readers.read(move |c| dispatch::queue_position(c, id)).await
+    }
+    async fn callback_counts(&self, now: Timestamp, due_before: Timestamp) -> StoreResult<CallbackCounts> {
+        self.readers.read(move |c| dispatch::callback_counts(c, now, due_before)).await
+    }
+    async fn find_lead_by_phone(&self, list_id: ListId, phone: &str) -> StoreResult<Option<Lead>> {
+        let phone = phone.to_string();
+        self.readers.read(move |c| dispatch::find_lead_by_phone(c, list_id, &phone)).await
+    }
+
+    // ---- the live event stream ----------------------------------------------------------------
+
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<CallbackEvent>> {
+        self.readers.read(move |c| dispatch::events_after(c, after, limit)).await
+    }
+    async fn last_event_id(&self) -> StoreResult<i64> {
+        self.readers.read(dispatch::last_event_id).await
+    }
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writer.commits()
     }
 }

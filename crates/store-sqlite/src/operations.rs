@@ -107,8 +107,8 @@ pub(crate) fn update(conn: &Connection, req: UpdateRequest) -> StoreResult<Callb
     conn.prepare_cached(
         "update callback set type = ?2, campaign_id = ?3, list_id = ?4, queue_id = ?5, agent_id = ?6, notes = ?7, \
          data = ?8, desired_time = ?9, timezone = ?10, earliest_time = ?11, window_secs = ?12, overdue_at = ?13, \
-         slot_start = ?14, expires_at = ?15, state = ?16, result = ?17, updated_at = ?18, queued_at = ?19 \
-         where callback_id = ?1",
+         slot_start = ?14, expires_at = ?15, state = ?16, result = ?17, updated_at = ?18, queued_at = ?19, \
+         offered_to = ?20, lease_id = ?21, hold_until = ?22 where callback_id = ?1",
     )
     .db()?
     .execute(params![
@@ -131,6 +131,9 @@ pub(crate) fn update(conn: &Connection, req: UpdateRequest) -> StoreResult<Callb
         cb.result.map(CallbackResult::as_str),
         ms(cb.updated_at),
         opt_ms(cb.queued_at),
+        cb.offered_to,
+        cb.lease_id,
+        opt_ms(cb.hold_until),
     ])
     .on(Op::Write("callback"))?;
     insert_event(conn, cb.id, at, &req.actor, &req.event_action, Some(from.state), Some(to.state), &req.event_details)?;
@@ -335,8 +338,12 @@ pub(crate) fn cancel_chunk(conn: &Connection, bulk: &BulkCancel, chunk: &Chunk) 
         )
         .db()?;
     // By rowid: the row was just found, so the id index need not be searched a second time.
-    let mut cancel =
-        conn.prepare_cached("update callback set state = ?2, result = ?3, updated_at = ?4 where rowid = ?1").db()?;
+    let mut cancel = conn
+        .prepare_cached(
+            "update callback set state = ?2, result = ?3, updated_at = ?4, offered_to = null, lease_id = null, \
+         hold_until = null where rowid = ?1",
+        )
+        .db()?;
     let mut event = conn
         .prepare_cached(
             "insert into callback_event (callback_id, at, actor, action, from_state, to_state, details) \

@@ -35,6 +35,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") },
     Migration { version: 2, name: "operations", sql: include_str!("../migrations/0002_operations.sql") },
+    Migration { version: 3, name: "dispatch", sql: include_str!("../migrations/0003_dispatch.sql") },
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,8 +50,11 @@ const MMAP_SIZE_BYTES: i64 = 8 << 30;
 /// fsync of the database file, every few hundred callbacks under load; 40 MiB amortises that while
 /// keeping the WAL (and recovery after a crash) small.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
-/// Enough for every fixed statement of the writer plus the recent dynamic list queries of a reader.
+/// Enough for the recent dynamic list queries of a reader.
 const STATEMENT_CACHE: usize = 128;
+/// Enough for every fixed statement of the writer plus the SET lists of the transitions it writes
+/// (one statement each, see `callbacks::write_step`).
+const WRITER_STATEMENT_CACHE: usize = 256;
 
 /// Opens (creating if needed) the read-write connection the writer thread owns.
 pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
@@ -69,6 +73,7 @@ pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
          pragma wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"
     ))
     .db()?;
+    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -145,7 +150,7 @@ mod tests {
     fn migrating_twice_applies_each_migration_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open_writer(&dir.path().join("m.db")).unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1, 2]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1, 2, 3]);
         assert!(migrate(&mut conn, 2).unwrap().is_empty());
         let rows: Vec<(i64, String, i64)> = conn
             .prepare("select version, name, applied_at from schema_migration")
@@ -154,7 +159,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(rows, vec![(1, "initial".to_string(), 1), (2, "operations".to_string(), 1)]);
+        assert_eq!(
+            rows,
+            vec![(1, "initial".to_string(), 1), (2, "operations".to_string(), 1), (3, "dispatch".to_string(), 1)]
+        );
     }
 
     #[test]
@@ -178,7 +186,7 @@ mod tests {
             MIGRATIONS[0].sql
         ))
         .unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![2]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![2, 3]);
         let kept: (String, String, i64) = conn
             .query_row("select state, result, expires_at from callback where callback_id = zeroblob(16)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -200,16 +208,21 @@ mod tests {
             .unwrap();
         let indexes: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         // Every index of 0001 is back except `callback_overdue` and `callback_active_phone`, which
-        // 0002 retires on purpose.
+        // 0002 retires on purpose; 0003 adds the dispatch heads and holder indexes.
         assert_eq!(
             indexes,
             [
                 "callback_active_slot",
+                "callback_agent_head",
+                "callback_campaign_head",
                 "callback_desired",
                 "callback_due",
                 "callback_expires",
+                "callback_hold",
+                "callback_holder",
                 "callback_lead",
-                "callback_phone"
+                "callback_phone",
+                "callback_queue_head",
             ]
         );
     }
@@ -220,7 +233,7 @@ mod tests {
         let mut conn = open_writer(&dir.path().join("m.db")).unwrap();
         migrate(&mut conn, 1).unwrap();
         let statements = [
-            format!("insert into callback values ({})", ["?"; 31].join(", ")),
+            format!("insert into callback values ({})", ["?"; 34].join(", ")),
             "update callback set state = ?1, result = ?2, origin = ?3 where rowid = ?4".to_string(),
             format!("insert into callback_event values ({})", ["?"; 8].join(", ")),
             format!("insert into cancellation_report_row values ({})", ["?"; 14].join(", ")),

@@ -20,12 +20,16 @@
 //!   answered with a `Backend` error — never a half-applied write.
 //!
 //! If the COMMIT itself fails, nothing in the batch happened and every job is told so.
+//!
+//! After every COMMIT that changed anything, and before any of its callers is answered, the writer
+//! bumps a [`watch`] counter (the store's commit signal): the live event stream waits on it instead
+//! of polling, and a caller that saw its write acknowledged can rely on the counter having moved.
 
 use std::panic::AssertUnwindSafe;
 
 use rebound_store::{StoreError, StoreResult};
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::backend;
 
@@ -45,6 +49,8 @@ struct Job {
 pub(crate) struct Writer {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Kept here too, so subscribing works even after the thread stopped.
+    commits: watch::Receiver<u64>,
 }
 
 impl Writer {
@@ -53,11 +59,19 @@ impl Writer {
         let max_batch = max_batch.max(1);
         // Bounded so a flood of writers waits in `send` (backpressure) instead of growing memory.
         let (tx, rx) = mpsc::channel::<Job>(max_batch * 4);
+        let (signal, commits) = watch::channel(0u64);
         let thread = std::thread::Builder::new()
             .name("rebound-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_batch))
+            .spawn(move || run(conn, rx, max_batch, signal))
             .map_err(backend)?;
-        Ok(Writer { tx: Some(tx), thread: Some(thread) })
+        Ok(Writer { tx: Some(tx), thread: Some(thread), commits })
+    }
+
+    /// The commit counter: changes after every commit that wrote something.
+    pub(crate) fn commits(&self) -> watch::Receiver<u64> {
+        let mut rx = self.commits.clone();
+        rx.mark_unchanged();
+        rx
     }
 
     /// Runs `f` on the writer connection in its own savepoint and returns its result once the batch
@@ -114,7 +128,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, signal: watch::Sender<u64>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     let mut replies: Vec<Reply> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -125,9 +139,13 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                 Err(_) => break,
             }
         }
+        let changes_before = conn.total_changes();
         let outcome = run_batch(&conn, &mut jobs, &mut replies);
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, batch = replies.len(), "sqlite write batch failed");
+        match &outcome {
+            // Never blocks: watch keeps only the latest value.
+            Ok(()) if conn.total_changes() != changes_before => signal.send_modify(|n| *n = n.wrapping_add(1)),
+            Ok(()) => {}
+            Err(e) => tracing::error!(error = %e, batch = replies.len(), "sqlite write batch failed"),
         }
         for reply in replies.drain(..) {
             reply(outcome.clone());
@@ -278,5 +296,19 @@ mod tests {
         let n =
             writer.write(|c| c.query_row("select count(*) from t", [], |r| r.get::<_, i64>(0)).map_err(backend)).await;
         assert_eq!(n.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_commit_signal_moves_before_the_writer_answers_and_only_when_something_was_written() {
+        let writer = Writer::start(conn(), 8).unwrap();
+        let mut commits = writer.commits();
+        writer
+            .write(|c| c.query_row("select count(*) from t", [], |r| r.get::<_, i64>(0)).map_err(backend))
+            .await
+            .unwrap();
+        assert!(!commits.has_changed().unwrap(), "a read-only batch is no commit worth waking for");
+        writer.write(|c| c.execute("insert into t values (1)", []).map_err(backend)).await.unwrap();
+        assert!(commits.has_changed().unwrap(), "the signal moved before the caller was answered");
+        assert_eq!(*commits.borrow_and_update(), 1);
     }
 }

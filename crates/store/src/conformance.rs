@@ -103,6 +103,31 @@ macro_rules! conformance_tests {
             export_pages_cover_the_filtered_set_once_in_order_both_ways,
             purge_removes_exactly_what_expired_and_respects_the_limit,
             racing_cancels_reschedules_steps_and_bulk_cancels_keep_every_history_legal,
+            promote_due_promotes_due_callbacks_earliest_first_up_to_the_limit,
+            a_re_promoted_callback_keeps_its_first_queued_at,
+            next_due_is_the_earliest_scheduled_time_ignoring_unknown_ones,
+            campaign_pending_pages_its_scheduled_and_queued_callbacks_in_id_order,
+            apply_earliest_times_moves_scheduled_and_demotes_queued_that_may_not_be_dialled,
+            free_agents_are_ready_agents_holding_nothing_longest_ready_first,
+            queued_heads_read_each_source_in_dispatch_order,
+            reserve_offers_callbacks_to_free_agents_with_their_event,
+            reserve_skips_what_it_may_not_offer,
+            reserve_demotes_what_the_dial_check_refuses,
+            claim_leases_in_dispatch_order_across_the_campaign_skipping_paused_queues,
+            claim_demotes_refused_candidates_and_keeps_looking,
+            concurrent_claims_never_lease_a_callback_twice,
+            a_transition_is_refused_unless_its_holder_holds_the_callback,
+            a_transition_sets_the_agents_presence_in_the_same_step,
+            leaving_routing_or_processing_clears_the_holder,
+            a_transition_batch_applies_each_step_on_its_own,
+            expired_offers_and_leases_go_back_to_the_queue_and_the_silent_agent_is_not_ready,
+            leaving_ready_withdraws_the_agents_offer,
+            set_presence_keeps_ready_since_while_ready,
+            queue_position_counts_those_ahead_in_dispatch_order,
+            callback_counts_count_every_state_and_the_overdue_and_due_soon,
+            find_lead_by_phone_matches_any_of_its_numbers_in_the_list,
+            events_after_pages_through_the_audit_log_in_order,
+            the_commit_signal_changes_after_a_write,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -197,6 +222,7 @@ pub fn agent(name: &str, username: &str) -> Agent {
         queues: Vec::new(),
         can_view_callback_list: true,
         presence: Presence::Offline,
+        ready_since: None,
         created_at: Timestamp::UNIX_EPOCH,
     }
 }
@@ -266,6 +292,9 @@ pub fn callback(w: &World, phone: &str, desired: Timestamp) -> Callback {
         created_at: t0(),
         updated_at: t0(),
         queued_at: None,
+        offered_to: None,
+        lease_id: None,
+        hold_until: None,
         recreated_from: None,
         recreated_as: None,
         expires_at: desired + SignedDuration::from_hours(14 * 24),
@@ -318,6 +347,8 @@ pub fn step(id: CallbackId, action: Action) -> TransitionRequest {
         action,
         expect: Vec::new(),
         update: CallbackUpdate::default(),
+        holder: None,
+        presence: None,
         actor: "tester".into(),
         at: at(1),
         event_action: action_name(action).into(),
@@ -369,7 +400,7 @@ pub async fn campaigns_round_trip(store: Arc<dyn Store>) {
     c.lists = vec![list_b.id, list_a.id];
     c.allow_unassigned_agent_callbacks = true;
     c.window_secs = 300;
-    c.retry_delays_secs = RetryDelays { no_answer: 1, busy: 2, voicemail: 3 };
+    c.retry_delays_secs = RetryDelays { no_answer: 1, busy: 2, voicemail: 3, failed: 4 };
     let created = store.create_campaign(c.clone()).await.unwrap();
     assert!(created.id > 0);
     let expected = Campaign { id: created.id, created_at: created.created_at, updated_at: created.updated_at, ..c };
@@ -466,7 +497,12 @@ pub async fn agents_round_trip_with_their_campaigns_and_queues(store: Arc<dyn St
     a.queues = vec![q2.id, q1.id];
     a.presence = Presence::Ready;
     let created = store.create_agent(a.clone()).await.unwrap();
-    assert_eq!(created, Agent { id: created.id, created_at: created.created_at, ..a });
+    // An agent created ready is ready from its creation on (routing's longest-ready order).
+    assert!(created.ready_since.is_some());
+    assert_eq!(
+        created,
+        Agent { id: created.id, created_at: created.created_at, ready_since: created.ready_since, ..a }
+    );
     assert_eq!(store.get_agent(created.id).await.unwrap(), Some(created.clone()));
     let updated = store
         .update_agent(Agent { campaigns: vec![c1.id], queues: vec![], presence: Presence::Busy, ..created.clone() })
@@ -474,7 +510,11 @@ pub async fn agents_round_trip_with_their_campaigns_and_queues(store: Arc<dyn St
         .unwrap();
     assert_eq!(updated.campaigns, vec![c1.id]);
     assert!(updated.queues.is_empty());
-    assert_eq!(updated.presence, Presence::Busy);
+    assert_eq!(
+        (updated.presence, updated.ready_since),
+        (created.presence, created.ready_since),
+        "a configuration update leaves presence to the dispatch protocol"
+    );
     assert_eq!(store.list_agents().await.unwrap(), vec![updated]);
     store.delete_agent(created.id).await.unwrap();
     assert_eq!(store.get_agent(created.id).await.unwrap(), None);
@@ -618,6 +658,9 @@ pub async fn a_callback_round_trips_every_field(store: Arc<dyn Store>) {
         created_at: at(0) + SignedDuration::from_millis(123),
         updated_at: at(0) + SignedDuration::from_millis(456),
         queued_at: Some(at(-5)),
+        offered_to: None,
+        lease_id: None,
+        hold_until: None,
         recreated_from: Some(original.id),
         recreated_as: Some(CallbackId::new()),
         expires_at: at(14 * 24 * 60),
@@ -930,6 +973,7 @@ pub async fn a_transition_applies_its_update(store: Arc<dyn Store>) {
         expires_at: Some(at(9_000)),
         agent_id: Some(Some(other_agent.id)),
         increment_attempts: true,
+        ..CallbackUpdate::default()
     };
     let r = store.transition_callback(req).await.unwrap();
     let expected = Callback {
@@ -2150,4 +2194,818 @@ pub async fn racing_cancels_reschedules_steps_and_bulk_cancels_keep_every_histor
             "one event per successful operation, none lost"
         );
     }
+}
+
+// ---- dispatch (the engine) -------------------------------------------------------------------------
+
+/// A dial check that lets everything through.
+pub fn dial_anything() -> DialCheck {
+    Arc::new(|_, _| Ok(()))
+}
+
+/// A dial check that refuses every callback whose number is in `refused`, until `until`.
+pub fn dial_refusing(refused: &[&str], until: Option<Timestamp>) -> DialCheck {
+    let refused: Vec<String> = refused.iter().map(|p| p.to_string()).collect();
+    Arc::new(move |cb: &Callback, _| if refused.contains(&cb.phone) { Err(until) } else { Ok(()) })
+}
+
+/// A callback created in the world's first queue and promoted at `queued_at` with `priority`.
+async fn queued(store: &dyn Store, w: &World, phone: &str, priority: i32, queued_at: Timestamp) -> Callback {
+    let mut cb = callback(w, phone, at(-10));
+    cb.priority = priority;
+    let cb = create(store, cb).await;
+    let mut promote = step(cb.id, Action::Promote);
+    promote.at = queued_at;
+    store.transition_callback(promote).await.unwrap()
+}
+
+/// An agent callback for `agent_id` (no queue), promoted at `queued_at`.
+async fn queued_for_agent(
+    store: &dyn Store,
+    w: &World,
+    phone: &str,
+    agent_id: AgentId,
+    queued_at: Timestamp,
+) -> Callback {
+    let mut cb = callback(w, phone, at(-10));
+    cb.kind = CallbackType::Agent;
+    cb.queue_id = None;
+    cb.agent_id = Some(agent_id);
+    let cb = create(store, cb).await;
+    let mut promote = step(cb.id, Action::Promote);
+    promote.at = queued_at;
+    store.transition_callback(promote).await.unwrap()
+}
+
+/// A new agent of the world's campaign and first queue, ready since `since`.
+async fn ready_agent(store: &dyn Store, w: &World, username: &str, since: Timestamp) -> Agent {
+    let mut a = agent(username, username);
+    a.campaigns = vec![w.campaign.id];
+    a.queues = vec![w.queue.id];
+    let a = store.create_agent(a).await.unwrap();
+    store.set_presence(a.id, Presence::Ready, "tester", since).await.unwrap().0
+}
+
+fn reserve(pairs: &[(CallbackId, AgentId)], dial_check: DialCheck) -> ReserveRequest {
+    ReserveRequest {
+        pairs: pairs.iter().map(|&(callback_id, agent_id)| ReservePair { callback_id, agent_id }).collect(),
+        hold_until: at(2),
+        dial_check,
+        actor: "engine".into(),
+        at: at(1),
+    }
+}
+
+fn claim(campaign_id: CampaignId, max: u32, lease_id: &str, dial_check: DialCheck) -> ClaimRequest {
+    ClaimRequest {
+        campaign_id,
+        max,
+        lease_id: lease_id.into(),
+        hold_until: at(5),
+        dial_check,
+        actor: "dialer".into(),
+        at: at(1),
+    }
+}
+
+async fn last_event(store: &dyn Store, id: CallbackId) -> CallbackEvent {
+    store.callback_events(id).await.unwrap().pop().expect("a callback has events")
+}
+
+async fn state_of(store: &dyn Store, id: CallbackId) -> CallbackState {
+    store.get_callback(id).await.unwrap().expect("the callback exists").state
+}
+
+async fn presence_of(store: &dyn Store, id: AgentId) -> Agent {
+    store.get_agent(id).await.unwrap().expect("the agent exists")
+}
+
+pub async fn promote_due_promotes_due_callbacks_earliest_first_up_to_the_limit(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut made = Vec::new();
+    for (i, minutes) in [-1, -3, 5, -2, 0].into_iter().enumerate() {
+        made.push(create(store.as_ref(), callback(&w, &format!("+4420700040{i:02}"), at(minutes))).await);
+    }
+    let mut unknown = callback(&w, "+442070004099", at(-30));
+    unknown.earliest_time = None;
+    let unknown = create(store.as_ref(), unknown).await;
+
+    let first = store.promote_due(at(0), 2, "engine").await.unwrap();
+    assert_eq!(ids(&first), vec![made[1].id, made[3].id], "earliest first, at most the limit");
+    for cb in &first {
+        assert_eq!((cb.state, cb.queued_at, cb.updated_at), (CallbackState::Queued, Some(at(0)), at(0)));
+        assert_eq!(store.get_callback(cb.id).await.unwrap().as_ref(), Some(cb), "returned as stored");
+        let e = last_event(store.as_ref(), cb.id).await;
+        assert_eq!((e.action.as_str(), e.actor.as_str(), e.at), ("promoted", "engine", at(0)));
+        assert_eq!((e.from_state, e.to_state), (Some(CallbackState::Scheduled), Some(CallbackState::Queued)));
+        assert_eq!(e.details, json!({ "earliest_time": cb.earliest_time }));
+    }
+    let rest = store.promote_due(at(0), 100, "engine").await.unwrap();
+    assert_eq!(ids(&rest), vec![made[0].id, made[4].id], "due at `now` itself is due");
+    assert!(store.promote_due(at(0), 100, "engine").await.unwrap().is_empty());
+    assert_eq!(state_of(store.as_ref(), made[2].id).await, CallbackState::Scheduled, "not due yet");
+    assert_eq!(state_of(store.as_ref(), unknown.id).await, CallbackState::Scheduled, "no earliest time: never due");
+}
+
+pub async fn a_re_promoted_callback_keeps_its_first_queued_at(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let cb = create(store.as_ref(), callback(&w, "+442070004101", at(-1))).await;
+    assert_eq!(store.promote_due(at(0), 10, "engine").await.unwrap()[0].queued_at, Some(at(0)));
+    let mut demote = step(cb.id, Action::Demote);
+    demote.update.earliest_time = Some(Some(at(10)));
+    store.transition_callback(demote).await.unwrap();
+    let again = store.promote_due(at(20), 10, "engine").await.unwrap();
+    assert_eq!(ids(&again), vec![cb.id]);
+    assert_eq!((again[0].queued_at, again[0].updated_at), (Some(at(0)), at(20)), "its place in line is kept");
+    assert_eq!(store.get_callback(cb.id).await.unwrap().unwrap().queued_at, Some(at(0)));
+}
+
+pub async fn next_due_is_the_earliest_scheduled_time_ignoring_unknown_ones(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    assert_eq!(store.next_due().await.unwrap(), None);
+    let mut unknown = callback(&w, "+442070004201", at(-60));
+    unknown.earliest_time = None;
+    create(store.as_ref(), unknown).await;
+    assert_eq!(store.next_due().await.unwrap(), None, "a stopped campaign's callbacks are never due");
+    create(store.as_ref(), callback(&w, "+442070004202", at(30))).await;
+    let soonest = create(store.as_ref(), callback(&w, "+442070004203", at(10))).await;
+    assert_eq!(store.next_due().await.unwrap(), Some(at(10)));
+    // Only SCHEDULED callbacks count.
+    apply(store.as_ref(), soonest.id, &[Action::Promote]).await;
+    assert_eq!(store.next_due().await.unwrap(), Some(at(30)));
+}
+
+pub async fn campaign_pending_pages_its_scheduled_and_queued_callbacks_in_id_order(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let cb = create(store.as_ref(), callback(&w, &format!("+4420700043{i:02}"), at(10))).await;
+        if i == 1 {
+            apply(store.as_ref(), cb.id, &[Action::Promote]).await;
+        }
+        if i == 3 {
+            apply(store.as_ref(), cb.id, &[Action::Promote, Action::Reserve]).await;
+            continue;
+        }
+        expected.push(cb.id);
+    }
+    let cancelled = create(store.as_ref(), callback(&w, "+442070004398", at(10))).await;
+    apply(store.as_ref(), cancelled.id, &[CANCEL]).await;
+    let mut elsewhere = callback(&w, "+442070004399", at(10));
+    elsewhere.campaign_id = w.other_campaign.id;
+    elsewhere.queue_id = Some(w.other_queue.id);
+    create(store.as_ref(), elsewhere).await;
+    expected.sort();
+
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let page = store.campaign_pending(w.campaign.id, after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        seen.extend(ids(&page));
+    }
+    assert_eq!(seen, expected);
+}
+
+pub async fn apply_earliest_times_moves_scheduled_and_demotes_queued_that_may_not_be_dialled(store: Arc<dyn Store>) {
+    use CallbackState::*;
+    let w = world(store.as_ref()).await;
+    let cb = |i: u32| callback(&w, &format!("+4420700044{i:02}"), at(10));
+    let moved = create(store.as_ref(), cb(1)).await;
+    let same = create(store.as_ref(), cb(2)).await;
+    let stopped = queued(store.as_ref(), &w, "+442070004403", 0, at(1)).await;
+    let later = queued(store.as_ref(), &w, "+442070004404", 0, at(1)).await;
+    let still_dialable = queued(store.as_ref(), &w, "+442070004405", 0, at(1)).await;
+    let not_expected = create(store.as_ref(), cb(6)).await;
+    let routing = queued(store.as_ref(), &w, "+442070004407", 0, at(1)).await;
+    let routing = apply(store.as_ref(), routing.id, &[Action::Reserve]).await;
+
+    let changes = vec![
+        EarliestChange { id: moved.id, expect: Scheduled, earliest_time: Some(at(90)) },
+        EarliestChange { id: same.id, expect: Scheduled, earliest_time: Some(at(10)) },
+        EarliestChange { id: stopped.id, expect: Queued, earliest_time: None },
+        EarliestChange { id: later.id, expect: Queued, earliest_time: Some(at(60)) },
+        EarliestChange { id: still_dialable.id, expect: Queued, earliest_time: Some(at(2)) },
+        EarliestChange { id: not_expected.id, expect: Queued, earliest_time: Some(at(99)) },
+        EarliestChange { id: routing.id, expect: Routing, earliest_time: None },
+        EarliestChange { id: CallbackId::new(), expect: Scheduled, earliest_time: None },
+    ];
+    assert_eq!(store.apply_earliest_times(changes, "engine", at(3)).await.unwrap(), 3);
+
+    let now = store.get_callback(moved.id).await.unwrap().unwrap();
+    assert_eq!((now.state, now.earliest_time, now.updated_at), (Scheduled, Some(at(90)), at(3)));
+    let e = last_event(store.as_ref(), moved.id).await;
+    assert_eq!((e.action.as_str(), e.from_state, e.to_state), ("hours_changed", Some(Scheduled), Some(Scheduled)));
+    assert_eq!(e.details, json!({ "earliest_time": at(90) }));
+
+    for (id, earliest) in [(stopped.id, None), (later.id, Some(at(60)))] {
+        let now = store.get_callback(id).await.unwrap().unwrap();
+        assert_eq!((now.state, now.earliest_time, now.queued_at), (Scheduled, earliest, Some(at(1))));
+        let e = last_event(store.as_ref(), id).await;
+        assert_eq!((e.action.as_str(), e.from_state, e.to_state), ("demoted", Some(Queued), Some(Scheduled)));
+        assert_eq!(e.details, json!({ "earliest_time": earliest }));
+    }
+    for (unchanged, events) in [(same, 1), (still_dialable, 2), (not_expected, 1), (routing, 3)] {
+        let now = store.get_callback(unchanged.id).await.unwrap().unwrap();
+        assert_eq!(now.state, unchanged.state);
+        assert_eq!(now.earliest_time, unchanged.earliest_time);
+        assert_eq!(store.callback_events(unchanged.id).await.unwrap().len(), events, "no event when unchanged");
+    }
+}
+
+pub async fn free_agents_are_ready_agents_holding_nothing_longest_ready_first(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    assert!(store.free_agents().await.unwrap().is_empty(), "the world's agent is offline");
+    let late = ready_agent(store.as_ref(), &w, "late", at(5)).await;
+    let early = ready_agent(store.as_ref(), &w, "early", at(1)).await;
+    let holding = ready_agent(store.as_ref(), &w, "holding", at(0)).await;
+    let paused = ready_agent(store.as_ref(), &w, "paused", at(0)).await;
+    store.set_presence(paused.id, Presence::NotReady, "tester", at(6)).await.unwrap();
+    let cb = queued(store.as_ref(), &w, "+442070004501", 0, at(1)).await;
+    store.reserve_for_agents(reserve(&[(cb.id, holding.id)], dial_anything())).await.unwrap();
+
+    let free = store.free_agents().await.unwrap();
+    assert_eq!(free.iter().map(|a| a.id).collect::<Vec<_>>(), vec![early.id, late.id]);
+    assert_eq!(free[0], early, "with memberships and ready_since");
+    assert_eq!(free[0].ready_since, Some(at(1)));
+    assert_eq!(store.ready_agent_count().await.unwrap(), 3, "ready whether holding a callback or not");
+}
+
+pub async fn queued_heads_read_each_source_in_dispatch_order(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let bob = store.create_agent(agent("Bob", "bob")).await.unwrap();
+    // Queue callbacks: priority first, then queued_at, then id.
+    let old_low = queued(store.as_ref(), &w, "+442070004601", 0, at(1)).await;
+    let new_high = queued(store.as_ref(), &w, "+442070004602", 5, at(3)).await;
+    let new_low = queued(store.as_ref(), &w, "+442070004603", 0, at(2)).await;
+    let tie_a = queued(store.as_ref(), &w, "+442070004604", 0, at(2)).await;
+    let (first_tie, second_tie) = if tie_a.id < new_low.id { (&tie_a, &new_low) } else { (&new_low, &tie_a) };
+    create(store.as_ref(), callback(&w, "+442070004605", at(-1))).await; // SCHEDULED: not a head
+    let mut elsewhere = callback(&w, "+442070004606", at(-10));
+    elsewhere.queue_id = Some(w.queue2.id);
+    let elsewhere = create(store.as_ref(), elsewhere).await;
+    apply(store.as_ref(), elsewhere.id, &[Action::Promote]).await;
+    let own_old = queued_for_agent(store.as_ref(), &w, "+442070004607", w.agent.id, at(1)).await;
+    let own_new = queued_for_agent(store.as_ref(), &w, "+442070004608", w.agent.id, at(4)).await;
+    let bobs = queued_for_agent(store.as_ref(), &w, "+442070004609", bob.id, at(2)).await;
+
+    let heads = store.queued_heads(QueuedSource::Queue(w.queue.id), 10).await.unwrap();
+    assert_eq!(ids(&heads), vec![new_high.id, old_low.id, first_tie.id, second_tie.id]);
+    assert_eq!(heads[0], store.get_callback(new_high.id).await.unwrap().unwrap());
+    let limited = store.queued_heads(QueuedSource::Queue(w.queue.id), 2).await.unwrap();
+    assert_eq!(ids(&limited), vec![new_high.id, old_low.id]);
+    let own = store.queued_heads(QueuedSource::AgentOwn(w.agent.id), 10).await.unwrap();
+    assert_eq!(ids(&own), vec![own_old.id, own_new.id]);
+    let escalated = QueuedSource::Escalated { campaign_id: w.campaign.id, queued_before: at(2) };
+    assert_eq!(ids(&store.queued_heads(escalated, 10).await.unwrap()), vec![own_old.id, bobs.id]);
+    let none_yet = QueuedSource::Escalated { campaign_id: w.campaign.id, queued_before: at(0) };
+    assert!(store.queued_heads(none_yet, 10).await.unwrap().is_empty());
+    let other = QueuedSource::Escalated { campaign_id: w.other_campaign.id, queued_before: at(10) };
+    assert!(store.queued_heads(other, 10).await.unwrap().is_empty());
+
+    let oldest = store.oldest_queued_agent_callbacks().await.unwrap();
+    assert_eq!(oldest, vec![(w.campaign.id, at(1))]);
+}
+
+pub async fn reserve_offers_callbacks_to_free_agents_with_their_event(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let cb = queued(store.as_ref(), &w, "+442070004701", 0, at(0)).await;
+    let offered = store.reserve_for_agents(reserve(&[(cb.id, ann.id)], dial_anything())).await.unwrap();
+    assert_eq!(offered.len(), 1);
+    let o = &offered[0];
+    assert_eq!(
+        (o.state, o.offered_to, o.hold_until, o.lease_id.as_deref()),
+        (CallbackState::Routing, Some(ann.id), Some(at(2)), None)
+    );
+    assert_eq!((o.updated_at, o.queued_at), (at(1), Some(at(0))));
+    assert_eq!(store.get_callback(cb.id).await.unwrap().as_ref(), Some(o), "returned as stored");
+    let e = last_event(store.as_ref(), cb.id).await;
+    assert_eq!((e.action.as_str(), e.actor.as_str(), e.at), ("offered", "engine", at(1)));
+    assert_eq!((e.from_state, e.to_state), (Some(CallbackState::Queued), Some(CallbackState::Routing)));
+    assert_eq!(e.details, json!({ "agent_id": ann.id, "hold_until": at(2) }));
+    assert_eq!(store.agent_offer(ann.id).await.unwrap().as_ref(), Some(o));
+    assert_eq!(store.next_hold_expiry().await.unwrap(), Some(at(2)));
+}
+
+pub async fn reserve_skips_what_it_may_not_offer(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let ben = ready_agent(store.as_ref(), &w, "ben", at(0)).await;
+    let cal = ready_agent(store.as_ref(), &w, "cal", at(0)).await;
+    let busy = ready_agent(store.as_ref(), &w, "busy", at(0)).await;
+    let not_ready = ready_agent(store.as_ref(), &w, "nr", at(0)).await;
+    store.set_presence(not_ready.id, Presence::NotReady, "tester", at(0)).await.unwrap();
+    let handled = queued(store.as_ref(), &w, "+442070004800", 0, at(0)).await;
+    store.reserve_for_agents(reserve(&[(handled.id, busy.id)], dial_anything())).await.unwrap();
+    let mut accept = step(handled.id, Action::Accept);
+    accept.holder = Some(Holder::Agent(busy.id));
+    store.transition_callback(accept).await.unwrap();
+
+    let c: Vec<Callback> = {
+        let mut v = Vec::new();
+        for i in 1..=6 {
+            v.push(queued(store.as_ref(), &w, &format!("+4420700048{i:02}"), 0, at(0)).await);
+        }
+        v
+    };
+    let scheduled = create(store.as_ref(), callback(&w, "+442070004890", at(30))).await;
+    let mut in_paused = callback(&w, "+442070004891", at(-1));
+    in_paused.queue_id = Some(w.queue2.id);
+    let in_paused = create(store.as_ref(), in_paused).await;
+    let in_paused = apply(store.as_ref(), in_paused.id, &[Action::Promote]).await;
+    store.update_queue(Queue { paused: true, ..w.queue2.clone() }).await.unwrap();
+
+    let pairs = [
+        (scheduled.id, ann.id),      // not QUEUED
+        (c[0].id, not_ready.id),     // agent not ready
+        (c[1].id, busy.id),          // agent already handling a callback
+        (in_paused.id, ann.id),      // queue paused
+        (c[2].id, ann.id),           // offered
+        (c[3].id, ann.id),           // ann again, after her first success
+        (c[2].id, ben.id),           // no longer QUEUED
+        (CallbackId::new(), ben.id), // unknown callback
+        (c[4].id, ben.id),           // offered
+        (c[5].id, 9_999),            // unknown agent
+    ];
+    let offered = store.reserve_for_agents(reserve(&pairs, dial_anything())).await.unwrap();
+    let got: Vec<(CallbackId, Option<AgentId>)> = offered.iter().map(|c| (c.id, c.offered_to)).collect();
+    assert_eq!(got, vec![(c[2].id, Some(ann.id)), (c[4].id, Some(ben.id))]);
+    for skipped in [&c[0], &c[1], &c[3], &c[5], &in_paused] {
+        let now = store.get_callback(skipped.id).await.unwrap().unwrap();
+        assert_eq!((now.state, now.offered_to), (CallbackState::Queued, None), "skipped, untouched");
+        assert_eq!(now.updated_at, skipped.updated_at);
+    }
+    assert_eq!(state_of(store.as_ref(), scheduled.id).await, CallbackState::Scheduled);
+    // An agent already holding an offer is not free either.
+    let again = store.reserve_for_agents(reserve(&[(c[3].id, ann.id), (c[3].id, cal.id)], dial_anything())).await;
+    assert_eq!(again.unwrap().iter().map(|c| c.offered_to).collect::<Vec<_>>(), vec![Some(cal.id)]);
+}
+
+pub async fn reserve_demotes_what_the_dial_check_refuses(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let ben = ready_agent(store.as_ref(), &w, "ben", at(0)).await;
+    let refused = queued(store.as_ref(), &w, "+442070004901", 0, at(0)).await;
+    let stopped = queued(store.as_ref(), &w, "+442070004902", 0, at(0)).await;
+    let fine = queued(store.as_ref(), &w, "+442070004903", 0, at(0)).await;
+    let pairs = [(refused.id, ann.id), (fine.id, ann.id)];
+    let offered = store.reserve_for_agents(reserve(&pairs, dial_refusing(&["+442070004901"], Some(at(60))))).await;
+    assert_eq!(ids(&offered.unwrap()), vec![fine.id], "the agent goes on to the next pair");
+    let now = store.get_callback(refused.id).await.unwrap().unwrap();
+    assert_eq!((now.state, now.earliest_time, now.queued_at), (CallbackState::Scheduled, Some(at(60)), Some(at(0))));
+    let e = last_event(store.as_ref(), refused.id).await;
+    assert_eq!(
+        (e.action.as_str(), e.from_state, e.to_state),
+        ("demoted", Some(CallbackState::Queued), Some(CallbackState::Scheduled))
+    );
+    let offered = store.reserve_for_agents(reserve(&[(stopped.id, ben.id)], dial_refusing(&["+442070004902"], None)));
+    assert!(offered.await.unwrap().is_empty());
+    let now = store.get_callback(stopped.id).await.unwrap().unwrap();
+    assert_eq!((now.state, now.earliest_time), (CallbackState::Scheduled, None), "not while the campaign is stopped");
+}
+
+pub async fn claim_leases_in_dispatch_order_across_the_campaign_skipping_paused_queues(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let low_old = queued(store.as_ref(), &w, "+442070005001", 0, at(1)).await;
+    let high = queued(store.as_ref(), &w, "+442070005002", 3, at(4)).await;
+    let low_new = queued(store.as_ref(), &w, "+442070005003", 0, at(3)).await;
+    let mut second_queue = callback(&w, "+442070005004", at(-1));
+    second_queue.queue_id = Some(w.queue2.id);
+    let second_queue = create(store.as_ref(), second_queue).await;
+    let mut promote = step(second_queue.id, Action::Promote);
+    promote.at = at(2);
+    store.transition_callback(promote).await.unwrap();
+    let mut paused_queue = Queue { name: "Paused".into(), paused: true, ..queue(w.campaign.id, "Paused") };
+    paused_queue = store.create_queue(paused_queue).await.unwrap();
+    let mut in_paused = callback(&w, "+442070005005", at(-1));
+    in_paused.queue_id = Some(paused_queue.id);
+    in_paused.priority = 9;
+    let in_paused = create(store.as_ref(), in_paused).await;
+    apply(store.as_ref(), in_paused.id, &[Action::Promote]).await;
+    queued_for_agent(store.as_ref(), &w, "+442070005006", w.agent.id, at(0)).await; // agent callbacks: not for diallers
+    let mut other = callback(&w, "+442070005007", at(-1));
+    other.campaign_id = w.other_campaign.id;
+    other.queue_id = Some(w.other_queue.id);
+    let other = create(store.as_ref(), other).await;
+    apply(store.as_ref(), other.id, &[Action::Promote]).await;
+
+    let first = store.claim_for_dialer(claim(w.campaign.id, 3, "lease-1", dial_anything())).await.unwrap();
+    assert_eq!(ids(&first), vec![high.id, low_old.id, second_queue.id]);
+    for cb in &first {
+        assert_eq!(
+            (cb.state, cb.lease_id.as_deref(), cb.hold_until, cb.offered_to),
+            (CallbackState::Routing, Some("lease-1"), Some(at(5)), None)
+        );
+        assert_eq!(store.get_callback(cb.id).await.unwrap().as_ref(), Some(cb), "returned as stored");
+        let e = last_event(store.as_ref(), cb.id).await;
+        assert_eq!((e.action.as_str(), e.actor.as_str()), ("leased", "dialer"));
+        assert_eq!((e.from_state, e.to_state), (Some(CallbackState::Queued), Some(CallbackState::Routing)));
+        assert_eq!(e.details, json!({ "lease_id": "lease-1", "hold_until": at(5) }));
+    }
+    let rest = store.claim_for_dialer(claim(w.campaign.id, 10, "lease-2", dial_anything())).await.unwrap();
+    assert_eq!(ids(&rest), vec![low_new.id]);
+    assert!(store.claim_for_dialer(claim(w.campaign.id, 10, "lease-3", dial_anything())).await.unwrap().is_empty());
+    assert_eq!(state_of(store.as_ref(), in_paused.id).await, CallbackState::Queued, "a paused queue waits");
+    assert_eq!(state_of(store.as_ref(), other.id).await, CallbackState::Queued);
+}
+
+pub async fn claim_demotes_refused_candidates_and_keeps_looking(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut made = Vec::new();
+    for i in 0..6 {
+        made.push(queued(store.as_ref(), &w, &format!("+4420700051{i:02}"), 0, at(i)).await);
+    }
+    let refused = ["+442070005100", "+442070005101", "+442070005103"];
+    let leased = store.claim_for_dialer(claim(w.campaign.id, 2, "lease", dial_refusing(&refused, Some(at(90))))).await;
+    assert_eq!(ids(&leased.unwrap()), vec![made[2].id, made[4].id], "refused ones are not counted");
+    for i in [0, 1, 3] {
+        let now = store.get_callback(made[i].id).await.unwrap().unwrap();
+        assert_eq!((now.state, now.earliest_time), (CallbackState::Scheduled, Some(at(90))));
+        assert_eq!(last_event(store.as_ref(), made[i].id).await.action, "demoted");
+    }
+    assert_eq!(state_of(store.as_ref(), made[5].id).await, CallbackState::Queued, "the claim stopped at its max");
+}
+
+pub async fn concurrent_claims_never_lease_a_callback_twice(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let batch = (0..100).map(|i| new(callback(&w, &format!("+4420700052{i:02}"), at(-1)))).collect();
+    for r in store.create_callbacks(batch).await.unwrap() {
+        r.unwrap();
+    }
+    assert_eq!(store.promote_due(at(0), 1_000, "engine").await.unwrap().len(), 100);
+    let mut tasks = tokio::task::JoinSet::new();
+    for dialler in 0..2 {
+        let store = store.clone();
+        let campaign_id = w.campaign.id;
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            for round in 0.. {
+                let lease = format!("dialler-{dialler}-{round}");
+                let got = store.claim_for_dialer(claim(campaign_id, 7, &lease, dial_anything())).await.unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|c| (c.id, lease.clone())));
+            }
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.unwrap());
+    }
+    let distinct: BTreeSet<CallbackId> = all.iter().map(|(id, _)| *id).collect();
+    assert_eq!((all.len(), distinct.len()), (100, 100), "every callback leased exactly once");
+    for (id, lease) in &all {
+        let now = store.get_callback(*id).await.unwrap().unwrap();
+        assert_eq!((now.state, now.lease_id.as_ref()), (CallbackState::Routing, Some(lease)));
+        let leases = store.callback_events(*id).await.unwrap().iter().filter(|e| e.action == "leased").count();
+        assert_eq!(leases, 1);
+    }
+}
+
+pub async fn a_transition_is_refused_unless_its_holder_holds_the_callback(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let ben = ready_agent(store.as_ref(), &w, "ben", at(0)).await;
+    let offered = queued(store.as_ref(), &w, "+442070005301", 0, at(0)).await;
+    store.reserve_for_agents(reserve(&[(offered.id, ann.id)], dial_anything())).await.unwrap();
+    let leased = queued(store.as_ref(), &w, "+442070005302", 0, at(0)).await;
+    store.claim_for_dialer(claim(w.campaign.id, 1, "lease-a", dial_anything())).await.unwrap();
+    let waiting = queued(store.as_ref(), &w, "+442070005303", 0, at(0)).await;
+
+    let refusals = [
+        (offered.id, Holder::Agent(ben.id)),
+        (offered.id, Holder::Lease("lease-a".into())),
+        (leased.id, Holder::Lease("lease-b".into())),
+        (leased.id, Holder::Agent(ann.id)),
+        (waiting.id, Holder::Agent(ann.id)),
+    ];
+    for (id, holder) in refusals {
+        let before = store.get_callback(id).await.unwrap();
+        let events = store.callback_events(id).await.unwrap();
+        let mut req = step(id, if id == waiting.id { CANCEL } else { Action::Accept });
+        req.holder = Some(holder.clone());
+        req.presence = Some(PresenceChange { agent_id: ann.id, presence: Presence::Busy });
+        match store.transition_callback(req).await {
+            Err(StoreError::Conflict(message)) => assert!(message.contains("not"), "{message}"),
+            other => panic!("{holder:?} on {id}: expected Conflict, got {other:?}"),
+        }
+        assert_eq!(store.get_callback(id).await.unwrap(), before, "nothing changed");
+        assert_eq!(store.callback_events(id).await.unwrap(), events);
+        assert_eq!(presence_of(store.as_ref(), ann.id).await.presence, Presence::Ready);
+    }
+    let mut accept = step(offered.id, Action::Accept);
+    accept.holder = Some(Holder::Agent(ann.id));
+    let accepted = store.transition_callback(accept).await.unwrap();
+    assert_eq!(
+        (accepted.state, accepted.offered_to, accepted.hold_until),
+        (CallbackState::Processing, Some(ann.id), None)
+    );
+    // Still held while PROCESSING: the outcome is checked against the same holder.
+    let mut finish = step(offered.id, Action::Finish(CallbackResult::Agent));
+    finish.holder = Some(Holder::Agent(ann.id));
+    assert_eq!(store.transition_callback(finish).await.unwrap().state, CallbackState::Completed);
+    let mut retry = step(leased.id, Action::Retry);
+    retry.holder = Some(Holder::Lease("lease-a".into()));
+    retry.update.earliest_time = Some(Some(at(30)));
+    assert_eq!(store.transition_callback(retry).await.unwrap().state, CallbackState::Scheduled);
+}
+
+pub async fn a_transition_sets_the_agents_presence_in_the_same_step(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let cb = queued(store.as_ref(), &w, "+442070005401", 0, at(0)).await;
+    store.reserve_for_agents(reserve(&[(cb.id, ann.id)], dial_anything())).await.unwrap();
+    let mut accept = step(cb.id, Action::Accept);
+    accept.holder = Some(Holder::Agent(ann.id));
+    accept.presence = Some(PresenceChange { agent_id: ann.id, presence: Presence::Busy });
+    accept.at = at(2);
+    store.transition_callback(accept).await.unwrap();
+    let busy = presence_of(store.as_ref(), ann.id).await;
+    assert_eq!((busy.presence, busy.ready_since), (Presence::Busy, None));
+
+    let mut finish = step(cb.id, Action::Finish(CallbackResult::Agent));
+    finish.holder = Some(Holder::Agent(ann.id));
+    finish.presence = Some(PresenceChange { agent_id: ann.id, presence: Presence::Ready });
+    finish.at = at(7);
+    finish.update.wrap_code = Some(Some("SALE".into()));
+    finish.update.notes = Some(Some("bought two".into()));
+    let done = store.transition_callback(finish).await.unwrap();
+    assert_eq!((done.wrap_code.as_deref(), done.notes.as_deref()), (Some("SALE"), Some("bought two")));
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(done));
+    let ready = presence_of(store.as_ref(), ann.id).await;
+    assert_eq!((ready.presence, ready.ready_since), (Presence::Ready, Some(at(7))), "back of the line");
+
+    // A missing agent refuses the whole step.
+    let other = queued(store.as_ref(), &w, "+442070005402", 0, at(0)).await;
+    let mut req = step(other.id, CANCEL);
+    req.presence = Some(PresenceChange { agent_id: 9_999, presence: Presence::Ready });
+    assert_not_found(store.transition_callback(req).await);
+    assert_eq!(state_of(store.as_ref(), other.id).await, CallbackState::Queued);
+}
+
+pub async fn leaving_routing_or_processing_clears_the_holder(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let cancelled = queued(store.as_ref(), &w, "+442070005501", 0, at(0)).await;
+    store.reserve_for_agents(reserve(&[(cancelled.id, ann.id)], dial_anything())).await.unwrap();
+    let c = store.transition_callback(step(cancelled.id, CANCEL)).await.unwrap();
+    assert_eq!((c.offered_to, c.lease_id.as_deref(), c.hold_until), (None, None, None));
+    assert_eq!(store.get_callback(cancelled.id).await.unwrap(), Some(c));
+    assert_eq!(store.agent_offer(ann.id).await.unwrap(), None);
+
+    let released = queued(store.as_ref(), &w, "+442070005502", 0, at(0)).await;
+    store.claim_for_dialer(claim(w.campaign.id, 1, "lease", dial_anything())).await.unwrap();
+    let r = store.transition_callback(step(released.id, Action::Release)).await.unwrap();
+    assert_eq!((r.state, r.offered_to, r.lease_id.as_deref(), r.hold_until), (CallbackState::Queued, None, None, None));
+    assert_eq!(store.get_callback(released.id).await.unwrap(), Some(r));
+    store.transition_callback(step(released.id, CANCEL)).await.unwrap();
+
+    let bulk_cancelled = queued(store.as_ref(), &w, "+442070005503", 0, at(0)).await;
+    store.claim_for_dialer(claim(w.campaign.id, 1, "lease", dial_anything())).await.unwrap();
+    let summary = store.bulk_cancel(bulk("clear-holder", BulkSelection::Ids(vec![bulk_cancelled.id]))).await.unwrap();
+    assert_eq!(summary.cancelled, 1);
+    let b = store.get_callback(bulk_cancelled.id).await.unwrap().unwrap();
+    assert_eq!((b.state, b.lease_id.as_deref(), b.hold_until), (CallbackState::Completed, None, None));
+    assert_eq!(store.next_hold_expiry().await.unwrap(), None, "nothing is held any more");
+}
+
+pub async fn a_transition_batch_applies_each_step_on_its_own(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let a = queued(store.as_ref(), &w, "+442070005601", 0, at(0)).await;
+    let b = queued(store.as_ref(), &w, "+442070005602", 0, at(0)).await;
+    let held = queued(store.as_ref(), &w, "+442070005603", 0, at(0)).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    store.reserve_for_agents(reserve(&[(held.id, ann.id)], dial_anything())).await.unwrap();
+    let events_before = store.callback_events(held.id).await.unwrap();
+    let agent_before = presence_of(store.as_ref(), ann.id).await;
+
+    let mut wrong_holder = step(held.id, Action::Accept);
+    wrong_holder.holder = Some(Holder::Lease("nope".into()));
+    wrong_holder.presence = Some(PresenceChange { agent_id: ann.id, presence: Presence::Busy });
+    wrong_holder.update.increment_attempts = true;
+    let requests = vec![
+        step(a.id, Action::Reserve),
+        wrong_holder,
+        step(a.id, Action::Accept), // sees the reserve before it
+        step(b.id, Action::Accept), // illegal from QUEUED
+        step(CallbackId::new(), CANCEL),
+        step(b.id, CANCEL),
+    ];
+    let results = store.transition_callbacks(requests).await.unwrap();
+    assert_eq!(results.len(), 6);
+    assert_eq!(results[0].as_ref().unwrap().state, CallbackState::Routing);
+    assert_conflict(results[1].clone());
+    assert_eq!(results[2].as_ref().unwrap().state, CallbackState::Processing);
+    assert!(matches!(results[3], Err(StoreError::IllegalTransition(_))), "{:?}", results[3]);
+    assert_not_found(results[4].clone());
+    assert_eq!(results[5].as_ref().unwrap().state, CallbackState::Completed);
+
+    assert_eq!(store.get_callback(held.id).await.unwrap().unwrap().attempts, 0, "the refused step wrote nothing");
+    assert_eq!(store.callback_events(held.id).await.unwrap(), events_before);
+    assert_eq!(presence_of(store.as_ref(), ann.id).await, agent_before);
+    assert_eq!(store.callback_events(a.id).await.unwrap().len(), 4);
+    assert_eq!(store.get_callback(a.id).await.unwrap().as_ref(), results[2].as_ref().ok());
+}
+
+pub async fn expired_offers_and_leases_go_back_to_the_queue_and_the_silent_agent_is_not_ready(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let ben = ready_agent(store.as_ref(), &w, "ben", at(0)).await;
+    let offered = queued(store.as_ref(), &w, "+442070005701", 0, at(0)).await;
+    let leased = queued(store.as_ref(), &w, "+442070005702", 0, at(1)).await;
+    let mut late = reserve(&[(offered.id, ann.id)], dial_anything());
+    late.hold_until = at(3);
+    store.reserve_for_agents(late).await.unwrap();
+    store.claim_for_dialer(claim(w.campaign.id, 1, "lease-x", dial_anything())).await.unwrap(); // hold until at(5)
+    let later = queued(store.as_ref(), &w, "+442070005703", 0, at(1)).await;
+    let mut longer = reserve(&[(later.id, ben.id)], dial_anything());
+    longer.hold_until = at(60);
+    store.reserve_for_agents(longer).await.unwrap();
+    assert_eq!(store.next_hold_expiry().await.unwrap(), Some(at(3)));
+
+    assert!(store.release_expired(at(2), 10, "rescuer").await.unwrap().is_empty());
+    let first = store.release_expired(at(10), 1, "rescuer").await.unwrap();
+    assert_eq!(first.iter().map(|h| h.holder.clone()).collect::<Vec<_>>(), vec![Holder::Agent(ann.id)]);
+    let first: Vec<Callback> = first.into_iter().map(|h| h.callback).collect();
+    assert_eq!(ids(&first), vec![offered.id], "soonest first, at most the limit");
+    let r = &first[0];
+    assert_eq!((r.state, r.offered_to, r.hold_until, r.queued_at), (CallbackState::Queued, None, None, Some(at(0))));
+    assert_eq!(store.get_callback(offered.id).await.unwrap().as_ref(), Some(r));
+    let e = last_event(store.as_ref(), offered.id).await;
+    assert_eq!((e.action.as_str(), e.actor.as_str(), e.at), ("offer_expired", "rescuer", at(10)));
+    assert_eq!((e.from_state, e.to_state), (Some(CallbackState::Routing), Some(CallbackState::Queued)));
+    assert_eq!(e.details, json!({ "agent_id": ann.id }));
+    let silent = presence_of(store.as_ref(), ann.id).await;
+    assert_eq!((silent.presence, silent.ready_since), (Presence::NotReady, None));
+
+    let second = store.release_expired(at(10), 10, "rescuer").await.unwrap();
+    assert_eq!(second.iter().map(|h| h.holder.clone()).collect::<Vec<_>>(), vec![Holder::Lease("lease-x".into())]);
+    let second: Vec<Callback> = second.into_iter().map(|h| h.callback).collect();
+    assert_eq!(ids(&second), vec![leased.id]);
+    assert_eq!(second[0].lease_id, None);
+    let e = last_event(store.as_ref(), leased.id).await;
+    assert_eq!((e.action.as_str(), e.details.clone()), ("lease_expired", json!({ "lease_id": "lease-x" })));
+    assert_eq!(state_of(store.as_ref(), later.id).await, CallbackState::Routing, "not expired yet");
+    assert_eq!(presence_of(store.as_ref(), ben.id).await.presence, Presence::Ready);
+    assert_eq!(store.next_hold_expiry().await.unwrap(), Some(at(60)));
+}
+
+pub async fn leaving_ready_withdraws_the_agents_offer(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let ann = ready_agent(store.as_ref(), &w, "ann", at(0)).await;
+    let cb = queued(store.as_ref(), &w, "+442070005801", 0, at(0)).await;
+    store.reserve_for_agents(reserve(&[(cb.id, ann.id)], dial_anything())).await.unwrap();
+    let (agent, released) = store.set_presence(ann.id, Presence::NotReady, "ann", at(3)).await.unwrap();
+    assert_eq!((agent.presence, agent.ready_since), (Presence::NotReady, None));
+    assert_eq!(agent, presence_of(store.as_ref(), ann.id).await);
+    let released = released.expect("the offer is withdrawn");
+    assert_eq!((released.id, released.state, released.offered_to), (cb.id, CallbackState::Queued, None));
+    assert_eq!(store.get_callback(cb.id).await.unwrap(), Some(released));
+    let e = last_event(store.as_ref(), cb.id).await;
+    assert_eq!(
+        (e.action.as_str(), e.actor.as_str(), e.details.clone()),
+        ("offer_withdrawn", "ann", json!({ "agent_id": ann.id }))
+    );
+    assert_eq!(store.agent_offer(ann.id).await.unwrap(), None);
+
+    // Going offline while handling a call leaves the call alone.
+    store.set_presence(ann.id, Presence::Ready, "ann", at(4)).await.unwrap();
+    store.reserve_for_agents(reserve(&[(cb.id, ann.id)], dial_anything())).await.unwrap();
+    let mut accept = step(cb.id, Action::Accept);
+    accept.holder = Some(Holder::Agent(ann.id));
+    store.transition_callback(accept).await.unwrap();
+    let (_, none) = store.set_presence(ann.id, Presence::Offline, "ann", at(5)).await.unwrap();
+    assert_eq!(none, None);
+    assert_eq!(state_of(store.as_ref(), cb.id).await, CallbackState::Processing);
+    assert_eq!(store.agent_offer(ann.id).await.unwrap().map(|c| c.id), Some(cb.id));
+    assert_not_found(store.set_presence(9_999, Presence::Ready, "x", at(0)).await);
+}
+
+pub async fn set_presence_keeps_ready_since_while_ready(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let (a, none) = store.set_presence(w.agent.id, Presence::Ready, "alice", at(1)).await.unwrap();
+    assert_eq!(none, None);
+    assert_eq!((a.presence, a.ready_since), (Presence::Ready, Some(at(1))));
+    assert_eq!((a.campaigns.clone(), a.queues.clone()), (w.agent.campaigns.clone(), w.agent.queues.clone()));
+    let (a, _) = store.set_presence(w.agent.id, Presence::Ready, "alice", at(5)).await.unwrap();
+    assert_eq!(a.ready_since, Some(at(1)), "ready again is no new place in line");
+    let (a, _) = store.set_presence(w.agent.id, Presence::Busy, "alice", at(6)).await.unwrap();
+    assert_eq!((a.presence, a.ready_since), (Presence::Busy, None));
+    let (a, _) = store.set_presence(w.agent.id, Presence::Ready, "alice", at(8)).await.unwrap();
+    assert_eq!(a.ready_since, Some(at(8)));
+    assert_eq!(store.get_agent(w.agent.id).await.unwrap(), Some(a));
+}
+
+pub async fn queue_position_counts_those_ahead_in_dispatch_order(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let first = queued(store.as_ref(), &w, "+442070005901", 0, at(1)).await;
+    let urgent = queued(store.as_ref(), &w, "+442070005902", 2, at(5)).await;
+    let last = queued(store.as_ref(), &w, "+442070005903", 0, at(3)).await;
+    let tie = queued(store.as_ref(), &w, "+442070005904", 0, at(3)).await;
+    let (tie_first, tie_second) = if tie.id < last.id { (&tie, &last) } else { (&last, &tie) };
+    let mut elsewhere = callback(&w, "+442070005905", at(-1));
+    elsewhere.queue_id = Some(w.queue2.id);
+    let elsewhere = create(store.as_ref(), elsewhere).await;
+    let elsewhere = apply(store.as_ref(), elsewhere.id, &[Action::Promote]).await;
+    let own_a = queued_for_agent(store.as_ref(), &w, "+442070005906", w.agent.id, at(2)).await;
+    let own_b = queued_for_agent(store.as_ref(), &w, "+442070005907", w.agent.id, at(0)).await;
+    let scheduled = create(store.as_ref(), callback(&w, "+442070005908", at(30))).await;
+
+    let position = |id| {
+        let store = store.clone();
+        async move { store.queue_position(id).await.unwrap() }
+    };
+    assert_eq!(position(urgent.id).await, Some(1));
+    assert_eq!(position(first.id).await, Some(2));
+    assert_eq!(position(tie_first.id).await, Some(3));
+    assert_eq!(position(tie_second.id).await, Some(4));
+    assert_eq!(position(elsewhere.id).await, Some(1), "per queue");
+    assert_eq!(position(own_b.id).await, Some(1), "agent callbacks: per agent");
+    assert_eq!(position(own_a.id).await, Some(2));
+    assert_eq!(position(scheduled.id).await, None, "only QUEUED callbacks have a position");
+    assert_eq!(position(CallbackId::new()).await, None);
+    apply(store.as_ref(), urgent.id, &[Action::Reserve]).await;
+    assert_eq!(position(urgent.id).await, None);
+    assert_eq!(position(first.id).await, Some(1), "those dispatched no longer count");
+}
+
+pub async fn callback_counts_count_every_state_and_the_overdue_and_due_soon(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let empty = store.callback_counts(at(0), at(60)).await.unwrap();
+    assert_eq!(empty.by_state, CallbackState::ALL.iter().map(|s| (*s, 0)).collect::<Vec<_>>(), "zeros included");
+    assert_eq!((empty.overdue, empty.due_soon), (0, 0));
+    // window_secs is 120: overdue once more than 2 minutes past the earliest time.
+    create(store.as_ref(), callback(&w, "+442070006001", at(-10))).await; // overdue
+    create(store.as_ref(), callback(&w, "+442070006002", at(-1))).await; // late, inside its window
+    create(store.as_ref(), callback(&w, "+442070006003", at(30))).await; // due soon
+    create(store.as_ref(), callback(&w, "+442070006004", at(60))).await; // not soon: the bound is exclusive
+    let mut unknown = callback(&w, "+442070006005", at(-60));
+    unknown.earliest_time = None;
+    create(store.as_ref(), unknown).await;
+    queued(store.as_ref(), &w, "+442070006006", 0, at(0)).await;
+    let routed = queued(store.as_ref(), &w, "+442070006007", 0, at(0)).await;
+    apply(store.as_ref(), routed.id, &[Action::Reserve]).await;
+    let done = create(store.as_ref(), callback(&w, "+442070006008", at(-100))).await;
+    apply(store.as_ref(), done.id, &[CANCEL]).await;
+
+    let counts = store.callback_counts(at(0), at(60)).await.unwrap();
+    use CallbackState::*;
+    assert_eq!(counts.by_state, vec![(Scheduled, 5), (Queued, 1), (Routing, 1), (Processing, 0), (Completed, 1)]);
+    assert_eq!((counts.overdue, counts.due_soon), (1, 1));
+}
+
+pub async fn find_lead_by_phone_matches_any_of_its_numbers_in_the_list(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let other_list = store.create_list(list("Other")).await.unwrap();
+    store.create_lead(lead(other_list.id, "Elsewhere", &["+442073333333"])).await.unwrap();
+    let third = store.create_lead(lead(w.list.id, "Three", &["+442074444444", "+442075555555", "+442073333333"])).await;
+    let third = third.unwrap();
+    for phone in ["+442071111111", "+442072222222"] {
+        assert_eq!(store.find_lead_by_phone(w.list.id, phone).await.unwrap(), Some(w.lead.clone()));
+    }
+    assert_eq!(store.find_lead_by_phone(w.list.id, "+442073333333").await.unwrap(), Some(third));
+    assert_eq!(store.find_lead_by_phone(w.list.id, "+442079999999").await.unwrap(), None);
+    assert_eq!(store.find_lead_by_phone(other_list.id, "+442071111111").await.unwrap(), None, "per list");
+}
+
+pub async fn events_after_pages_through_the_audit_log_in_order(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+    assert!(store.events_after(0, 10).await.unwrap().is_empty());
+    let a = create(store.as_ref(), callback(&w, "+442070006101", at(-1))).await;
+    let b = create(store.as_ref(), callback(&w, "+442070006102", at(-1))).await;
+    apply(store.as_ref(), a.id, &[Action::Promote, CANCEL]).await;
+    apply(store.as_ref(), b.id, &[Action::Promote]).await;
+
+    let mut expected = store.callback_events(a.id).await.unwrap();
+    expected.extend(store.callback_events(b.id).await.unwrap());
+    expected.sort_by_key(|e| e.id);
+    let (mut seen, mut after) = (Vec::new(), 0);
+    loop {
+        let page = store.events_after(after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        seen.extend(page);
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(store.last_event_id().await.unwrap(), expected.last().unwrap().id);
+    assert_eq!(store.events_after(expected[2].id, 100).await.unwrap(), expected[3..].to_vec());
+}
+
+pub async fn the_commit_signal_changes_after_a_write(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let mut signal = store.commit_signal();
+    assert!(!signal.has_changed().unwrap(), "a new receiver starts unchanged");
+    store.get_callback(CallbackId::new()).await.unwrap();
+    let cb = create(store.as_ref(), callback(&w, "+442070006201", at(-1))).await;
+    assert!(signal.has_changed().unwrap(), "the create moved it before it was acknowledged");
+    signal.borrow_and_update();
+    store.transition_callback(step(cb.id, Action::Promote)).await.unwrap();
+    // Waiting on it returns at once: the change is already there.
+    tokio::time::timeout(std::time::Duration::from_secs(5), signal.changed()).await.unwrap().unwrap();
 }

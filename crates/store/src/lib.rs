@@ -106,6 +106,30 @@ pub struct CallbackUpdate {
     pub expires_at: Option<Timestamp>,
     pub agent_id: Option<Option<AgentId>>,
     pub increment_attempts: bool,
+    pub wrap_code: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+    /// The holder fields: which agent it is offered to / handled by, which dialler lease holds it,
+    /// and until when. Every transition out of `ROUTING`/`PROCESSING` clears what no longer holds.
+    pub offered_to: Option<Option<AgentId>>,
+    pub lease_id: Option<Option<String>>,
+    pub hold_until: Option<Option<Timestamp>>,
+}
+
+/// Who must hold a callback for a transition to be allowed (agent protocol and dialler outcomes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// It must be offered to (`ROUTING`) or handled by (`PROCESSING`) this agent.
+    Agent(AgentId),
+    /// It must be held by this dialler lease.
+    Lease(String),
+}
+
+/// An agent's presence change made with a transition, in the same transaction (e.g. `busy` on
+/// accept, back to `ready` after an outcome).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub agent_id: AgentId,
+    pub presence: Presence,
 }
 
 /// One lifecycle step: the store reads the current state, asks `rebound_domain::state::transition`,
@@ -117,10 +141,100 @@ pub struct TransitionRequest {
     /// Refuse unless the callback is in one of these states now (empty = any the table allows).
     pub expect: Vec<CallbackState>,
     pub update: CallbackUpdate,
+    /// Refuse with `Conflict` unless this holder holds it (checked with the state).
+    pub holder: Option<Holder>,
+    /// Applied in the same transaction if the transition is made (`ready_since` = `at` when the
+    /// new presence is `ready`).
+    pub presence: Option<PresenceChange>,
     pub actor: String,
     pub at: Timestamp,
     pub event_action: String,
     pub event_details: serde_json::Value,
+}
+
+/// Whether a callback may be dialled now (`Ok`), or the instant it next may be (`Err`, `None` =
+/// not while the campaign is stopped). Supplied by the engine from `rebound_domain::dispatch`; a
+/// store calls it on each candidate inside the dispatch transaction and demotes (`QUEUED →
+/// SCHEDULED`, earliest time set to the answer, event `demoted`) those that may not be dialled.
+pub type DialCheck = std::sync::Arc<dyn Fn(&Callback, Timestamp) -> Result<(), Option<Timestamp>> + Send + Sync>;
+
+/// Where routing looks for `QUEUED` callbacks; each source is read in dispatch order (priority
+/// descending, then `queued_at`, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueuedSource {
+    /// Queue callbacks of a queue.
+    Queue(QueueId),
+    /// Agent callbacks for this agent.
+    AgentOwn(AgentId),
+    /// Agent callbacks of a campaign that entered `QUEUED` at or before `queued_before` (those whose
+    /// grace period is over), whichever agent they were for.
+    Escalated { campaign_id: CampaignId, queued_before: Timestamp },
+}
+
+/// A reservation routing asks for: offer `callback_id` to `agent_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservePair {
+    pub callback_id: CallbackId,
+    pub agent_id: AgentId,
+}
+
+/// Offers callbacks to agents (`QUEUED → ROUTING`, `offered_to` and `hold_until` set, event
+/// `offered` with `agent_id` in its details), all in one transaction. A pair is skipped (not an
+/// error) when the callback is no longer `QUEUED`, the agent is not `ready` or already holds a
+/// callback (`ROUTING` or `PROCESSING`), or the callback's queue is paused; a callback the
+/// `dial_check` refuses is demoted instead.
+#[derive(Clone)]
+pub struct ReserveRequest {
+    pub pairs: Vec<ReservePair>,
+    pub hold_until: Timestamp,
+    pub dial_check: DialCheck,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// Leases up to `max` `QUEUED` queue callbacks of a campaign (queues not paused) to a dialler, in
+/// dispatch order across the campaign: `QUEUED → ROUTING` with `lease_id` and `hold_until`, event
+/// `leased`. Candidates the `dial_check` refuses are demoted and not counted. One transaction, so a
+/// callback is never leased twice.
+#[derive(Clone)]
+pub struct ClaimRequest {
+    pub campaign_id: CampaignId,
+    pub max: u32,
+    pub lease_id: String,
+    pub hold_until: Timestamp,
+    pub dial_check: DialCheck,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// A recomputed earliest time for a callback of a campaign whose hours, exceptions or running switch
+/// changed. A `SCHEDULED` callback takes the new time (event `hours_changed`); a `QUEUED` one whose
+/// new time is `None` or later than `at` is demoted to `SCHEDULED` with it (event `demoted`); one in
+/// any other state, or no longer in `expect`, is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarliestChange {
+    pub id: CallbackId,
+    pub expect: CallbackState,
+    pub earliest_time: Option<Timestamp>,
+}
+
+/// A callback released because its offer or lease ran out: as stored after the release, and the
+/// holder it had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpiredHold {
+    pub callback: Callback,
+    pub holder: Holder,
+}
+
+/// The figures `/metrics` and the dashboard show, counted at one instant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallbackCounts {
+    /// Every state, zero included.
+    pub by_state: Vec<(CallbackState, u64)>,
+    /// `SCHEDULED` with `earliest_time + window_secs < now`.
+    pub overdue: u64,
+    /// `SCHEDULED` with an earliest time in `[now, due_before)`.
+    pub due_soon: u64,
 }
 
 /// The column `q` searches (`q_field`); `Any` searches phone, notes, wrap code, lead id and the
@@ -455,6 +569,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_agent(&self, agent: Agent) -> StoreResult<Agent>;
     async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
     async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
+    /// Presence and `ready_since` are left as stored (only `set_presence` and the dispatch
+    /// transitions change them).
     async fn update_agent(&self, agent: Agent) -> StoreResult<Agent>;
     async fn delete_agent(&self, id: AgentId) -> StoreResult<()>;
 
@@ -538,4 +654,77 @@ pub trait Store: Send + Sync + 'static {
     async fn count_tokens(&self) -> StoreResult<u64>;
     /// Every token, oldest first.
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+
+    // ---- dispatch (the engine) ----------------------------------------------------------------
+    /// The smallest `earliest_time` of any `SCHEDULED` callback: the engine sleeps until then.
+    async fn next_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// Promotes up to `limit` `SCHEDULED` callbacks with `earliest_time <= now`, earliest first:
+    /// `QUEUED`, `queued_at` set where unset, event `promoted` (details: `earliest_time`). One
+    /// transaction. Returns them as stored.
+    async fn promote_due(&self, now: Timestamp, limit: u32, actor: &str) -> StoreResult<Vec<Callback>>;
+    /// The `SCHEDULED` and `QUEUED` callbacks of a campaign, in id order after `after`, at most
+    /// `limit` (recomputing earliest times when the campaign changes).
+    async fn campaign_pending(
+        &self,
+        campaign_id: CampaignId,
+        after: Option<CallbackId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Callback>>;
+    /// Applies recomputed earliest times (see [`EarliestChange`]) in one transaction; returns how
+    /// many callbacks changed.
+    async fn apply_earliest_times(&self, changes: Vec<EarliestChange>, actor: &str, at: Timestamp) -> StoreResult<u64>;
+    /// Agents whose presence is `ready` and who hold no callback (`ROUTING`/`PROCESSING`), ready
+    /// longest first (`ready_since`, then id).
+    async fn free_agents(&self) -> StoreResult<Vec<Agent>>;
+    /// How many agents are `ready` (holding a callback or not).
+    async fn ready_agent_count(&self) -> StoreResult<u64>;
+    /// Up to `limit` `QUEUED` callbacks of a source, in dispatch order.
+    async fn queued_heads(&self, source: QueuedSource, limit: u32) -> StoreResult<Vec<Callback>>;
+    /// The earliest `queued_at` of a `QUEUED` agent callback per campaign (routing wakes when their
+    /// grace periods end).
+    async fn oldest_queued_agent_callbacks(&self) -> StoreResult<Vec<(CampaignId, Timestamp)>>;
+    /// See [`ReserveRequest`]. Returns the callbacks offered.
+    async fn reserve_for_agents(&self, request: ReserveRequest) -> StoreResult<Vec<Callback>>;
+    /// See [`ClaimRequest`]. Returns the callbacks leased.
+    async fn claim_for_dialer(&self, request: ClaimRequest) -> StoreResult<Vec<Callback>>;
+    /// Many transitions in one transaction, each checked and applied on its own in order (a refused
+    /// one does not stop the others; later requests see earlier ones' effects).
+    async fn transition_callbacks(&self, requests: Vec<TransitionRequest>) -> StoreResult<Vec<StoreResult<Callback>>>;
+    /// `ROUTING` callbacks whose `hold_until <= now` go back to `QUEUED` (holder cleared; event
+    /// `offer_expired` with `agent_id`, or `lease_expired` with `lease_id`); an agent whose offer
+    /// expired is set `not_ready` in the same transaction (someone who does not answer is not
+    /// there). At most `limit`, soonest first. Each comes back as stored, with what held it.
+    async fn release_expired(&self, now: Timestamp, limit: u32, actor: &str) -> StoreResult<Vec<ExpiredHold>>;
+    /// The soonest `hold_until` of any `ROUTING` callback.
+    async fn next_hold_expiry(&self) -> StoreResult<Option<Timestamp>>;
+    /// Sets an agent's presence (`ready_since` = `at` when it becomes `ready` from anything else,
+    /// `None` when it leaves `ready`). Leaving `ready` for `not_ready` or `offline` releases the
+    /// agent's `ROUTING` offer to `QUEUED` in the same transaction (event `offer_withdrawn`).
+    /// Returns the agent and the released callback, if any.
+    async fn set_presence(
+        &self,
+        agent_id: AgentId,
+        presence: Presence,
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<(Agent, Option<Callback>)>;
+    /// The callback an agent holds: offered (`ROUTING`) or being handled (`PROCESSING`).
+    async fn agent_offer(&self, agent_id: AgentId) -> StoreResult<Option<Callback>>;
+    /// The callback's 1-based position in dispatch order among the `QUEUED` callbacks of its queue
+    /// (queue callbacks) or of its agent (agent callbacks). `None` unless it is `QUEUED`.
+    async fn queue_position(&self, id: CallbackId) -> StoreResult<Option<u64>>;
+    /// Counts for metrics at `now` (see [`CallbackCounts`]).
+    async fn callback_counts(&self, now: Timestamp, due_before: Timestamp) -> StoreResult<CallbackCounts>;
+    /// A lead of `list_id` with `phone` (E.164) as any of its numbers, if there is one.
+    async fn find_lead_by_phone(&self, list_id: ListId, phone: &str) -> StoreResult<Option<Lead>>;
+
+    // ---- the live event stream ----------------------------------------------------------------
+    /// Audit events with id greater than `after`, oldest first, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<CallbackEvent>>;
+    /// The id of the newest audit event (0 when there is none).
+    async fn last_event_id(&self) -> StoreResult<i64>;
+    /// A counter bumped after every commit that wrote callbacks or events: the live stream waits on
+    /// it instead of polling. (A store shared by several processes also bumps it when it learns of
+    /// another's commits; readers keep a slow poll as a fallback.)
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64>;
 }

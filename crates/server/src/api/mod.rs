@@ -6,9 +6,13 @@
 //! undocumented.
 
 pub mod access;
+pub mod agents;
 pub mod callbacks;
 pub mod config;
+pub mod dialer;
 pub mod exports;
+pub mod intake;
+pub mod live;
 pub mod operations;
 
 use std::any::Any;
@@ -53,10 +57,11 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "lists", description = "Lead lists and their data fields"),
         (name = "leads", description = "Contacts"),
         (name = "queues", description = "Queues with slot capacity"),
-        (name = "agents", description = "People who make callbacks"),
+        (name = "agents", description = "People who make callbacks: configuration, presence, offers, outcomes, wraps"),
+        (name = "diallers", description = "Customer-first diallers: leases and outcome batches"),
         (name = "wrap-codes", description = "Interaction codes, optionally creating callbacks"),
         (name = "access", description = "API tokens"),
-        (name = "operations", description = "Health probes"),
+        (name = "operations", description = "Health probes and metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -102,14 +107,22 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }
 }
 
-/// The documented routes: `/api/v1/…` (authenticated) and the probes.
+/// The documented routes: `/api/v1/…` (authenticated), the probes and `/metrics` (no token).
 pub fn openapi_router(state: &AppState) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(config::routes())
         .merge(callbacks::routes(state.settings.max_import_body_bytes))
+        .merge(agents::routes())
+        .merge(dialer::routes())
+        .merge(intake::routes())
+        .routes(routes!(live::events))
         .merge(access::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(API_BASE, v1).routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(API_BASE, v1)
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(live::metrics))
 }
 
 /// The whole application: API, OpenAPI JSON, Swagger UI, fallbacks and the outer layers.

@@ -119,6 +119,10 @@ pub async fn bulk_cancel(state: &AppState, principal: &Principal, body: BulkCanc
         bulk.skipped = summary.skipped.len(),
         "bulk cancel done"
     );
+    if summary.cancelled > 0 {
+        // Some may have been offered to agents, who are free again.
+        state.engine.notify_routing();
+    }
     Ok(BulkCancelResult {
         report_id: summary.report_id,
         cancelled: summary.cancelled,

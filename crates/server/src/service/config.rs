@@ -162,8 +162,27 @@ pub async fn list_campaigns(state: &AppState, page: PageRequest) -> ApiResult<Pa
     Ok(paginate(state.store.list_campaigns().await?, page))
 }
 
+/// Whether a campaign change moves the earliest dialable times of its callbacks.
+fn dial_plan_changed(before: &Campaign, after: &Campaign) -> bool {
+    before.timezone != after.timezone
+        || before.running != after.running
+        || before.dialling_hours != after.dialling_hours
+        || before.exceptions != after.exceptions
+        || before.lead_calling_hours != after.lead_calling_hours
+}
+
+/// Whether a campaign change alters who may take its callbacks.
+fn routing_changed(before: &Campaign, after: &Campaign) -> bool {
+    before.allow_unassigned_agent_callbacks != after.allow_unassigned_agent_callbacks
+        || before.agent_grace_minutes != after.agent_grace_minutes
+}
+
+/// `PATCH /campaigns/{id}`. A change of hours, exceptions, lead calling hours, timezone or the
+/// running switch has the engine recompute the earliest times of the campaign's waiting callbacks
+/// before answering (batched in the engine), so a read after the answer sees them.
 pub async fn update_campaign(state: &AppState, id: CampaignId, patch: CampaignPatch) -> ApiResult<Campaign> {
     let mut c = get_campaign(state, id).await?;
+    let before = c.clone();
     if let Some(v) = patch.name {
         c.name = v;
     }
@@ -216,6 +235,13 @@ pub async fn update_campaign(state: &AppState, id: CampaignId, patch: CampaignPa
     validate_campaign(state, &mut c).await?;
     let updated = state.store.update_campaign(c).await?;
     state.config_cache.invalidate();
+    if dial_plan_changed(&before, &updated) {
+        let changed = state.engine.campaign_changed(&updated).await?;
+        tracing::info!(campaign.id = updated.id, callbacks.changed = changed, "campaign hours changed");
+    }
+    if routing_changed(&before, &updated) {
+        state.engine.notify_routing();
+    }
     Ok(updated)
 }
 
@@ -426,6 +452,8 @@ pub async fn update_queue(state: &AppState, id: QueueId, patch: QueuePatch) -> A
     validate_queue(state, &mut q).await?;
     let updated = state.store.update_queue(q).await?;
     state.config_cache.invalidate();
+    // Unpausing releases held callbacks; pausing or moving a queue changes what routing may offer.
+    state.engine.notify_routing();
     Ok(updated)
 }
 
@@ -467,11 +495,13 @@ pub async fn create_agent(state: &AppState, input: AgentCreate) -> ApiResult<Age
         queues: input.queues,
         can_view_callback_list: input.can_view_callback_list,
         presence: Presence::Offline,
+        ready_since: None,
         created_at: now(state),
     };
     validate_agent(state, &mut agent).await?;
     let created = state.store.create_agent(agent).await?;
     state.config_cache.invalidate();
+    state.engine.notify_routing();
     Ok(created)
 }
 
@@ -506,6 +536,8 @@ pub async fn update_agent(state: &AppState, id: AgentId, patch: AgentPatch) -> A
     validate_agent(state, &mut a).await?;
     let updated = state.store.update_agent(a).await?;
     state.config_cache.invalidate();
+    // New queues or campaigns change what a ready agent may be offered.
+    state.engine.notify_routing();
     Ok(updated)
 }
 

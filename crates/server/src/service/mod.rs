@@ -12,15 +12,21 @@
 //! - [`bulk`]: bulk cancel and its kept report.
 //! - [`export`]: the streamed CSV export and the Cancellation Summary Report CSV.
 //! - [`access`]: API tokens.
+//! - [`agents`]: the agent and dialler protocol (presence, offers, outcomes, claims) over the engine.
+//! - [`intake`]: generated callbacks: auto-callbacks and Add-to-Queue wrap codes.
+//! - [`live`]: the live event hub behind the SSE streams.
 //!
 //! [`ConfigCache`] keeps a short-lived snapshot of campaigns, queues and agents so the hot create
 //! path does not read them from the store on every request.
 
 pub mod access;
+pub mod agents;
 pub mod bulk;
 pub mod callbacks;
 pub mod config;
 pub mod export;
+pub mod intake;
+pub mod live;
 pub mod operations;
 
 use std::collections::HashMap;

@@ -173,7 +173,11 @@ async fn apply(state: &AppState, principal: &Principal, id: CallbackId, change: 
             _ => current.desired_time,
         };
         match state.store.update_callback(planned.request).await {
-            Ok(updated) => return Ok(view(updated, now)),
+            Ok(updated) => {
+                // A new earliest time, queue, agent or campaign: the engine re-plans.
+                state.engine.notify_due(updated.earliest_time);
+                return Ok(view(updated, now));
+            }
             // The callback changed after it was read: judge the new version.
             Err(StoreError::Conflict(_) | StoreError::IllegalTransition(_)) if attempt < ATTEMPTS => attempt += 1,
             Err(StoreError::Conflict(_)) => {
@@ -668,13 +672,19 @@ pub async fn cancel(
         action: Action::Cancel { by_customer: input.by_customer },
         expect: Vec::new(),
         update: CallbackUpdate::default(),
+        holder: None,
+        presence: None,
         actor: principal.actor.clone(),
         at: now,
         event_action: "cancelled".to_string(),
         event_details: json!({"reason": reason, "by_customer": input.by_customer}),
     };
     match state.store.transition_callback(request).await {
-        Ok(cancelled) => Ok(view(cancelled, now)),
+        Ok(cancelled) => {
+            // It may have been offered or leased (ROUTING): a free agent can take the next one.
+            state.engine.notify_routing();
+            Ok(view(cancelled, now))
+        }
         Err(StoreError::IllegalTransition(e)) => Err(cancel_refusal(e)),
         Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("callback")),
         Err(e) => Err(e.into()),
@@ -684,7 +694,13 @@ pub async fn cancel(
 /// `DELETE /callbacks/{id}`: the record goes; its history stays with a `deleted` tombstone.
 pub async fn delete(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<()> {
     match state.store.delete_callback(id, &principal.actor, state.clock.now()).await {
-        Ok(_) => Ok(()),
+        Ok(deleted) => {
+            // An agent that held it is free again.
+            if matches!(deleted.state, CallbackState::Routing | CallbackState::Processing) {
+                state.engine.notify_routing();
+            }
+            Ok(())
+        }
         Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("callback")),
         Err(e) => Err(e.into()),
     }
@@ -745,7 +761,10 @@ pub async fn recreate(
     new.event_details = json!({"origin": Origin::Recreated.as_str(), "recreated_from": original.id});
     new.idempotency = idempotency;
     match store_or_propose(&mut lookups, new, &campaign, queue.as_deref(), &display_tz, now).await? {
-        Ok(CreateOutcome::Created(created)) => Ok((view(created, now), false)),
+        Ok(CreateOutcome::Created(created)) => {
+            state.engine.notify_due(created.earliest_time);
+            Ok((view(created, now), false))
+        }
         Ok(CreateOutcome::Replayed(first)) => Ok((view(first, now), true)),
         // Most likely a concurrent recreate won; say which callback it made.
         Err(StoreError::Conflict(message)) => match state.store.get_callback(id).await?.and_then(|o| o.recreated_as) {

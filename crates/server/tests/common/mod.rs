@@ -128,7 +128,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("/api/") || path.starts_with("/healthz") || path.starts_with("/readyz") {
+        if path.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].iter().any(|p| path.starts_with(p)) {
             format!("{}{path}", self.addr)
         } else {
             format!("{}/api/v1{path}", self.addr)
@@ -173,6 +173,40 @@ impl TestApp {
         self.send(Method::DELETE, path, Some(&self.admin), None).await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(&self.admin), Some(&body)).await
+    }
+
+    /// One engine pass at the clock's current time (tests move the clock instead of waiting).
+    pub async fn run_engine(&self) -> rebound_engine::StepReport {
+        self.state.engine().run_once().await.expect("an engine pass")
+    }
+
+    /// An agent serving the fixture's queue in the fixture's campaign; `extra` overrides fields.
+    pub async fn create_agent(&self, username: &str, extra: Value) -> Value {
+        let mut body = json!({"name": username, "username": username, "timezone": "Europe/London",
+                              "campaigns": [self.campaign_id()], "queues": [self.queue_id()]});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        self.post("/agents", body).await.expect(201)
+    }
+
+    /// Sets an agent's presence through the API.
+    pub async fn presence(&self, agent_id: i64, presence: &str) -> Value {
+        self.put(&format!("/agents/{agent_id}/presence"), json!({"presence": presence})).await.expect(200)
+    }
+
+    /// Opens a server-sent event stream as `token` with extra headers.
+    pub async fn open_stream(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> SseReader {
+        let mut request = self.client.get(self.url(path)).header("accept", "text/event-stream");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        SseReader { response, buffer: String::new() }
+    }
     /// POSTs raw text with a content type.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
         let response = self
@@ -266,6 +300,8 @@ impl TestApp {
                 action,
                 expect: Vec::new(),
                 update: Default::default(),
+                holder: None,
+                presence: None,
                 actor: "engine".into(),
                 at: self.clock.now(),
                 event_action: format!("{action:?}").to_lowercase(),
@@ -291,6 +327,84 @@ impl TestApp {
         assert!(status.as_u16() < 500, "server fault {status}");
         let headers = response.headers().clone();
         (status, headers, response.text().await.expect("body"))
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    /// The data as JSON (`Value::Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// Reads an SSE response event by event (a minimal parser of the `text/event-stream` format:
+/// `field: value` lines, blank-line separated, `:` comments skipped).
+pub struct SseReader {
+    pub response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    /// The next event, or `None` when the stream ends or `within` passes first.
+    pub async fn next_event(&mut self, within: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                let mut has_field = false;
+                for line in block.lines() {
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "" => continue, // a comment (keep-alive)
+                        "id" => event.id = Some(value.to_string()),
+                        "event" => event.event = Some(value.to_string()),
+                        "data" => {
+                            if !event.data.is_empty() {
+                                event.data.push('\n');
+                            }
+                            event.data.push_str(value);
+                        }
+                        _ => {}
+                    }
+                    has_field = true;
+                }
+                if has_field {
+                    return Some(event);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Reads events until one satisfies `wanted` (or `within` passes: `None`).
+    pub async fn wait_for(
+        &mut self,
+        within: std::time::Duration,
+        wanted: impl Fn(&SseEvent) -> bool,
+    ) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_event(left).await?;
+            if wanted(&event) {
+                return Some(event);
+            }
+        }
     }
 }
 
