@@ -77,7 +77,8 @@ fn bodies(
 
 /// A client of `GET /api/v1/events` that records when each `promoted` event arrives.
 struct PromotionWatch {
-    seen: Arc<Mutex<Vec<(Timestamp, Timestamp)>>>,
+    /// (earliest time, promotion time, arrival at this client) per promotion.
+    seen: Arc<Mutex<Vec<(Timestamp, Timestamp, Timestamp)>>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -100,8 +101,8 @@ impl PromotionWatch {
                 pending.push_str(&String::from_utf8_lossy(data));
                 while let Some(end) = pending.find("\n\n") {
                     let block: String = pending.drain(..end + 2).collect();
-                    if let Some(earliest) = promoted_earliest(&block) {
-                        sink.lock().unwrap_or_else(|e| e.into_inner()).push((earliest, arrived));
+                    if let Some((earliest, at)) = promoted_earliest(&block) {
+                        sink.lock().unwrap_or_else(|e| e.into_inner()).push((earliest, at, arrived));
                         count += 1;
                     }
                 }
@@ -119,7 +120,7 @@ impl PromotionWatch {
     }
 
     /// Waits until the stream has delivered `expect` promotions (or `limit` passes).
-    async fn finish(self, limit: Duration) -> anyhow::Result<Vec<(Timestamp, Timestamp)>> {
+    async fn finish(self, limit: Duration) -> anyhow::Result<Vec<(Timestamp, Timestamp, Timestamp)>> {
         match tokio::time::timeout(limit, self.task).await {
             Ok(joined) => joined??,
             Err(_) => {
@@ -131,14 +132,15 @@ impl PromotionWatch {
     }
 }
 
-/// The earliest time of a `promoted` callback event in one SSE block, if it is one.
-fn promoted_earliest(block: &str) -> Option<Timestamp> {
+/// The earliest time of a `promoted` callback event in one SSE block, if it is one, and the
+/// event's own time (when the engine promoted it).
+fn promoted_earliest(block: &str) -> Option<(Timestamp, Timestamp)> {
     let data = block.lines().find_map(|l| l.strip_prefix("data:"))?;
     let event: Value = serde_json::from_str(data.trim()).ok()?;
     if event["action"] != "promoted" {
         return None;
     }
-    event["details"]["earliest_time"].as_str()?.parse().ok()
+    Some((event["details"]["earliest_time"].as_str()?.parse().ok()?, event["at"].as_str()?.parse().ok()?))
 }
 
 /// Lateness of promotions: p50, p99, and the largest; also the smallest (negative = promoted early).
@@ -146,6 +148,8 @@ pub(crate) struct Lateness {
     pub latency: Latency,
     pub max: Duration,
     pub earliest_ms: f64,
+    /// Of the lateness, the part from the promotion to the client (commit and live stream), p50.
+    pub delivery_p50: Duration,
 }
 
 pub(crate) async fn lateness_cell(server: &BenchServer, due: usize, phone_offset: usize) -> anyhow::Result<Lateness> {
@@ -158,28 +162,77 @@ pub(crate) async fn lateness_cell(server: &BenchServer, due: usize, phone_offset
     import_bodies(server, 0, due, make).await?;
     let seen = watch.finish(Duration::from_secs(60)).await?;
     let late_ms: Vec<f64> =
-        seen.iter().map(|(earliest, arrived)| arrived.duration_since(*earliest).as_secs_f64() * 1000.0).collect();
+        seen.iter().map(|(earliest, _, arrived)| arrived.duration_since(*earliest).as_secs_f64() * 1000.0).collect();
+    let delivery =
+        Latency::of(seen.iter().map(|(_, at, arrived)| arrived.duration_since(*at).unsigned_abs()).collect());
     let earliest_ms = late_ms.iter().copied().fold(f64::INFINITY, f64::min);
     let samples: Vec<Duration> = late_ms.iter().map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)).collect();
     let max = samples.iter().copied().max().unwrap_or_default();
-    Ok(Lateness { latency: Latency::of(samples), max, earliest_ms })
+    Ok(Lateness { latency: Latency::of(samples), max, earliest_ms, delivery_p50: delivery.p50 })
 }
 
-/// How long after the shared due instant the last of `n` was promoted, and how many are `QUEUED`.
-pub(crate) async fn burst_cell(server: &BenchServer, n: usize, phone_offset: usize) -> anyhow::Result<(Duration, u64)> {
+/// How long after the shared due instant all `n` were `QUEUED`: the campaign's `QUEUED` count is
+/// read every 10 ms (a live stream would drop events for a client slower than a 50,000-event burst,
+/// and rightly: it tells such a client to resync).
+pub(crate) async fn burst_cell(server: &BenchServer, n: usize, phone_offset: usize) -> anyhow::Result<Duration> {
     let fixture = fixture(server, "Bench burst").await?;
-    let watch = PromotionWatch::start(server, n).await?;
     let due = Timestamp::now() + SignedDuration::from_secs(5);
     import_bodies(server, 0, n, bodies(&fixture, phone_offset, move |_| Some(due))).await?;
     if Timestamp::now() >= due {
         bail!("the import of {n} took longer than the 5 s lead time; the burst would not be at one instant");
     }
-    let seen = watch.finish(Duration::from_secs(60)).await?;
-    let last = seen.iter().map(|(_, arrived)| *arrived).max().context("no promotions")?;
     let mut conn = HttpConn::connect(server.addr, &server.token).await?;
     let path = format!("/api/v1/callbacks?campaign_id={}&state=QUEUED&page_size=1", fixture.campaign_id);
-    let queued = conn.get(&path).await?.json()?["total"].as_u64().context("total")?;
-    Ok((last.duration_since(due).unsigned_abs(), queued))
+    let give_up = due + SignedDuration::from_secs(60);
+    loop {
+        let queued = conn.get(&path).await?.json()?["total"].as_u64().context("total")?;
+        let now = Timestamp::now();
+        if queued as usize >= n {
+            return Ok(now.duration_since(due).unsigned_abs());
+        }
+        if now > give_up {
+            bail!("only {queued} of {n} were QUEUED a minute after they were due");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The engine's own view of dispatch lag (earliest time → promotion commit), from the
+/// `rebound_dispatch_lag_seconds` histogram of `/metrics`: the share within each bucket bound.
+pub(crate) async fn engine_lag_shares(server: &BenchServer, bounds: &[&str]) -> anyhow::Result<Vec<f64>> {
+    let mut conn = HttpConn::connect(server.addr, &server.token).await?;
+    let text = conn.get("/metrics").await?.text();
+    let value = |name: &str| -> Option<f64> {
+        text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+    };
+    let count = value("rebound_dispatch_lag_seconds_count").context("no dispatch lag histogram")?;
+    Ok(bounds
+        .iter()
+        .map(|b| value(&format!("rebound_dispatch_lag_seconds_bucket{{le=\"{b}\"}}")).unwrap_or(0.0) / count.max(1.0))
+        .collect())
+}
+
+/// The part of a claim's answer a dialler uses.
+#[derive(serde::Deserialize)]
+struct Leased {
+    items: Vec<LeasedCallback>,
+}
+
+#[derive(serde::Deserialize)]
+struct LeasedCallback {
+    id: String,
+    lease_id: Option<String>,
+}
+
+/// The part of an outcomes answer a dialler checks.
+#[derive(serde::Deserialize)]
+struct Reported {
+    items: Vec<ReportedItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportedItem {
+    ok: bool,
 }
 
 /// What the no-op dialler achieved.
@@ -211,32 +264,28 @@ pub(crate) async fn lifecycle_cell(server: &BenchServer, n: usize, phone_offset:
                 if reply.status != 200 {
                     bail!("claim answered {}: {}", reply.status, reply.text());
                 }
-                let leased = reply.json()?;
-                let items = leased["items"].as_array().context("claim items")?;
+                // A dialler reads what it needs from a lease: the id and the lease id.
+                let leased: Leased = serde_json::from_slice(&reply.body).context("claim answer")?;
+                let items = leased.items;
                 if items.is_empty() {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     continue;
                 }
                 claims.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut outcomes = Vec::with_capacity(items.len());
-                for item in items {
-                    let id = item["id"].as_str().context("id")?.to_string();
-                    if !seen.insert(id.clone()) {
-                        bail!("callback {id} was leased twice");
+                for item in &items {
+                    if !seen.insert(item.id.clone()) {
+                        bail!("callback {} was leased twice", item.id);
                     }
-                    outcomes.push(json!({"id": id, "outcome": "connected", "lease_id": item["lease_id"]}));
+                    outcomes.push(json!({"id": item.id, "outcome": "connected", "lease_id": item.lease_id}));
                 }
                 let reply =
                     conn.post("/api/v1/dialer/outcomes", &serde_json::to_vec(&json!({"items": outcomes}))?).await?;
                 if reply.status != 200 {
                     bail!("outcomes answered {}: {}", reply.status, reply.text());
                 }
-                let done = reply.json()?["items"]
-                    .as_array()
-                    .context("outcome items")?
-                    .iter()
-                    .filter(|r| r["ok"] == true)
-                    .count();
+                let reported: Reported = serde_json::from_slice(&reply.body).context("outcomes answer")?;
+                let done = reported.items.iter().filter(|r| r.ok).count();
                 if done != items.len() {
                     bail!("{} of {} outcomes were refused", items.len() - done, items.len());
                 }
@@ -284,7 +333,11 @@ mod tests {
     #[test]
     fn a_promoted_event_block_yields_its_earliest_time() {
         let block = "id: 7\nevent: callback\ndata: {\"action\":\"promoted\",\"details\":{\"earliest_time\":\"2026-03-02T10:00:00.5Z\"}}\n\n";
-        assert_eq!(promoted_earliest(block), Some("2026-03-02T10:00:00.5Z".parse().unwrap()));
+        let block = block.replace("\"action\"", "\"at\":\"2026-03-02T10:00:00.501Z\",\"action\"");
+        assert_eq!(
+            promoted_earliest(&block),
+            Some(("2026-03-02T10:00:00.5Z".parse().unwrap(), "2026-03-02T10:00:00.501Z".parse().unwrap()))
+        );
         let other = "id: 8\nevent: callback\ndata: {\"action\":\"offered\",\"details\":{}}\n\n";
         assert_eq!(promoted_earliest(other), None);
         assert_eq!(promoted_earliest(": keep-alive\n\n"), None);

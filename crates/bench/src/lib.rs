@@ -183,21 +183,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         report.cell(
             &format!("lateness: {} due over 5 s, {stored} future", args.due),
             format!(
-                "p50 {} p99 {} max {} (earliest {:+.2} ms)",
+                "p50 {} p99 {} max {} (earliest {:+.2} ms; promotion → client p50 {})",
                 ms(late.latency.p50),
                 ms(late.latency.p99),
                 ms(late.max),
-                late.earliest_ms
+                late.earliest_ms,
+                ms(late.delivery_p50)
             ),
             None,
         );
+        let shares = dispatch::engine_lag_shares(&server, &["0.001", "0.005", "0.01", "0.05"]).await?;
+        report.line(format!(
+            "  (engine side, earliest time → commit: {:.0}% within 1 ms, {:.0}% within 5 ms, {:.0}% within 10 ms, {:.1}% within 50 ms)",
+            shares[0] * 100.0,
+            shares[1] * 100.0,
+            shares[2] * 100.0,
+            shares[3] * 100.0
+        ));
     }
 
     if args.wants("burst") && args.burst > 0 {
-        let (last, queued) = dispatch::burst_cell(&server, args.burst, dispatch_phones).await?;
+        let last = dispatch::burst_cell(&server, args.burst, dispatch_phones).await?;
         report.cell(
             &format!("burst: {} due at one instant", args.burst),
-            format!("all promoted within {} ({queued} QUEUED)", ms(last)),
+            format!("all QUEUED within {}", ms(last)),
             None,
         );
     }
@@ -303,6 +312,7 @@ impl BenchServer {
         let _running = state.engine().start(); // dropping the handle does not stop the engine
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let listener = rebound_server::without_nagle(listener);
         tokio::spawn(async move { axum::serve(listener, rebound_server::router(state)).await });
         let mut conn = HttpConn::connect(addr, &token).await?;
 

@@ -9,14 +9,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use rebound_domain::dispatch::{self, Outcome, OutcomeStep};
 use rebound_domain::hours::{self, DialPlan};
 use rebound_domain::model::{
     Agent, AgentId, Callback, CallbackId, CallbackType, Campaign, CampaignId, Direction, Presence, QueueId,
 };
-use rebound_domain::state::{Action, CallbackResult, CallbackState};
+use rebound_domain::state::{Action, CallbackState};
 use rebound_domain::time::{self, parse_timezone};
 use rebound_store::{CallbackUpdate, ClaimRequest, Holder, PresenceChange, StoreError, TransitionRequest};
 use serde_json::{Value, json};
@@ -26,8 +25,6 @@ use crate::{Engine, EngineError, EngineResult};
 
 /// How many recent handle times per queue the estimated wait averages.
 const HANDLE_TIMES_KEPT: usize = 50;
-/// Concurrent reads when preparing a batch of outcomes.
-const READ_CONCURRENCY: usize = 8;
 
 /// An attempt's outcome as reported to `POST /callbacks/{id}/outcome` or in a dialler's batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,8 +212,14 @@ impl Engine {
     ) -> EngineResult<Vec<EngineResult<Callback>>> {
         let now = self.clock.now();
         let ids: Vec<CallbackId> = reports.iter().map(|(id, _)| *id).collect();
-        let callbacks: Vec<EngineResult<Callback>> =
-            futures::stream::iter(ids).map(|id| self.callback(id)).buffered(READ_CONCURRENCY).collect().await;
+        let callbacks: Vec<EngineResult<Callback>> = self
+            .store
+            .get_callbacks(ids.clone())
+            .await?
+            .into_iter()
+            .zip(ids)
+            .map(|(found, id)| found.ok_or_else(|| StoreError::not_found(format!("callback {id}")).into()))
+            .collect();
         let campaigns = self.campaigns_of(callbacks.iter().filter_map(|c| c.as_ref().ok())).await?;
 
         // Plan each outcome; the requests of all go to the store in one batch.
@@ -400,28 +403,12 @@ impl Engine {
             }
         };
 
-        let mut requests = Vec::with_capacity(2);
-        let mut expect = vec![CallbackState::Routing, CallbackState::Processing];
-        // A connected call on an offer or lease not yet accepted: accept and finish together.
-        if callback.state == CallbackState::Routing && action == Action::Finish(CallbackResult::Agent) {
-            requests.push(TransitionRequest {
-                id: callback.id,
-                action: Action::Accept,
-                expect: vec![CallbackState::Routing],
-                update: CallbackUpdate::default(),
-                holder: holder.clone(),
-                presence: None,
-                actor: actor.to_string(),
-                at: now,
-                event_action: "accepted".into(),
-                event_details: holder_details(&holder),
-            });
-            expect = vec![CallbackState::Processing];
-        }
-        requests.push(TransitionRequest {
+        // From ROUTING (a dialler reporting a finished attempt, or an agent reporting an offer
+        // straight away) the outcome is one step: the call has already happened.
+        let requests = vec![TransitionRequest {
             id: callback.id,
             action,
-            expect,
+            expect: vec![CallbackState::Routing, CallbackState::Processing],
             update,
             holder,
             presence: agent.map(|agent_id| PresenceChange { agent_id, presence: Presence::Ready }),
@@ -429,7 +416,7 @@ impl Engine {
             at: now,
             event_action: "outcome".into(),
             event_details: details,
-        });
+        }];
         let handle_time = (callback.state == CallbackState::Processing)
             .then(|| (callback.queue_id, now.duration_since(callback.updated_at).as_secs_f64().max(0.0)));
         OutcomePlan { requests, outcome: report.outcome, retry_earliest: retry, agent, handle_time }

@@ -118,7 +118,7 @@ async fn an_outcome_on_a_callback_nobody_holds_is_refused() {
 }
 
 #[tokio::test]
-async fn connected_on_an_offer_not_yet_accepted_accepts_and_completes_it() {
+async fn connected_on_an_offer_not_yet_accepted_completes_it_in_one_step() {
     let h = Harness::new().await;
     let agent = h.ready_agent().await;
     let cb = h.queue_callback(None).await;
@@ -127,7 +127,9 @@ async fn connected_on_an_offer_not_yet_accepted_accepts_and_completes_it() {
     let done = h.engine.report_outcome(cb.id, report(Outcome::Connected), "agent").await.unwrap();
     h.assert_state(&done, CallbackState::Completed, Some(CallbackResult::Agent));
     let actions = h.actions(cb.id).await;
-    assert_eq!(actions[actions.len() - 2..], ["accepted", "outcome"]);
+    assert_eq!(actions[actions.len() - 2..], ["offered", "outcome"]);
+    let last = h.store.callback_events(cb.id).await.unwrap().pop().unwrap();
+    assert_eq!((last.from_state, last.to_state), (Some(CallbackState::Routing), Some(CallbackState::Completed)));
     assert_eq!(h.agent(agent.id).await.presence, Presence::Ready);
 }
 

@@ -75,7 +75,7 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     let app = router(state.clone());
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(rebound_server::without_nagle(listener), app).with_graceful_shutdown(async move {
         // Resolves once `true` is sent (or the sender is gone, which also means "stop").
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });

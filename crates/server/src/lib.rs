@@ -102,6 +102,21 @@ impl AppState {
     }
 }
 
+/// The listener to serve on: accepted connections get `TCP_NODELAY`. Without it, a small write that
+/// follows another (the next event of a live stream, an answer on a keep-alive connection) waits for
+/// the peer's delayed ACK (Nagle's algorithm) — measured: live events arrived 15–45 ms late.
+pub fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    fn no_delay(stream: &mut tokio::net::TcpStream) {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    }
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}
+
 /// The whole HTTP application: `/api/v1/…`, `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` and the
 /// Swagger UI at `/api/docs`.
 pub fn router(state: AppState) -> axum::Router {

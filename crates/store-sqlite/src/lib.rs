@@ -243,6 +243,9 @@ impl Store for SqliteStore {
     async fn get_callback(&self, id: CallbackId) -> StoreResult<Option<Callback>> {
         self.readers.read(move |c| callbacks::get(c, id)).await
     }
+    async fn get_callbacks(&self, ids: Vec<CallbackId>) -> StoreResult<Vec<Option<Callback>>> {
+        self.readers.read(move |c| ids.iter().map(|id| callbacks::get(c, *id)).collect()).await
+    }
     async fn list_callbacks(
         &self,
         filter: &CallbackFilter,

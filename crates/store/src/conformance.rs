@@ -63,6 +63,7 @@ macro_rules! conformance_tests {
             deleting_configuration_still_in_use_is_a_conflict,
             a_second_record_with_the_same_unique_name_is_a_conflict,
             a_callback_round_trips_every_field,
+            many_callbacks_are_read_by_id_in_the_order_asked,
             create_writes_one_audit_event,
             every_transition_writes_its_audit_event,
             duplicate_limit_one_refuses_a_second_active_callback_naming_the_first,
@@ -679,6 +680,16 @@ pub async fn a_callback_round_trips_every_field(store: Arc<dyn Store>) {
     assert_eq!(store.get_callback(completed.id).await.unwrap(), Some(completed));
 }
 
+pub async fn many_callbacks_are_read_by_id_in_the_order_asked(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let a = create(store.as_ref(), callback(&w, "+442070000101", at(10))).await;
+    let b = create(store.as_ref(), callback(&w, "+442070000102", at(20))).await;
+    let unknown = CallbackId::new();
+    let got = store.get_callbacks(vec![b.id, unknown, a.id, b.id]).await.unwrap();
+    assert_eq!(got, vec![Some(b.clone()), None, Some(a), Some(b)]);
+    assert!(store.get_callbacks(Vec::new()).await.unwrap().is_empty());
+}
+
 pub async fn create_writes_one_audit_event(store: Arc<dyn Store>) {
     let w = world(store.as_ref()).await;
     let mut cb = callback(&w, "+442070000001", at(10));
@@ -912,7 +923,7 @@ pub async fn an_illegal_transition_is_refused_and_changes_nothing(store: Arc<dyn
         (CallbackState::Processing, CANCEL),
         (CallbackState::Scheduled, Action::Accept),
         (CallbackState::Queued, Action::Reschedule),
-        (CallbackState::Routing, Action::Finish(CallbackResult::Agent)),
+        (CallbackState::Routing, Action::Finish(CallbackResult::Expired)),
         (CallbackState::Processing, Action::Finish(CallbackResult::Expired)),
         (CallbackState::Completed, Action::Promote),
         (CallbackState::Completed, CANCEL),

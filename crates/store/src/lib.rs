@@ -589,6 +589,8 @@ pub trait Store: Send + Sync + 'static {
     /// Many creates, each with its own checks and outcome; one commit for the batch.
     async fn create_callbacks(&self, batch: Vec<NewCallback>) -> StoreResult<Vec<StoreResult<CreateOutcome>>>;
     async fn get_callback(&self, id: CallbackId) -> StoreResult<Option<Callback>>;
+    /// Many callbacks by id in one read, answered in the order asked (`None` for an unknown id).
+    async fn get_callbacks(&self, ids: Vec<CallbackId>) -> StoreResult<Vec<Option<Callback>>>;
     /// One page of callbacks matching `filter`, in `sort` order, and how many match in all.
     async fn list_callbacks(
         &self,

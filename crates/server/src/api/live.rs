@@ -31,12 +31,17 @@ pub const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(15);
 /// The content type of `/metrics` (the Prometheus text exposition format).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// An SSE response with keep-alive comments.
-pub fn with_keep_alive<S>(events: S) -> Sse<axum::response::sse::KeepAliveStream<S>>
+/// A stream that starts with one ready-made event.
+type Opened<S> = futures::stream::Chain<futures::stream::Once<futures::future::Ready<Result<Event, Infallible>>>, S>;
+
+/// An SSE response that opens with a `: connected` comment (a client knows at once that it is
+/// subscribed, before any event or keep-alive) and sends keep-alive comments.
+pub fn with_keep_alive<S>(events: S) -> Sse<axum::response::sse::KeepAliveStream<Opened<S>>>
 where
     S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
 {
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE_EVERY).text("keep-alive"))
+    let opened = futures::stream::once(futures::future::ready(Ok(Event::default().comment("connected"))));
+    Sse::new(opened.chain(events)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE_EVERY).text("keep-alive"))
 }
 
 /// `event` with `value` as its JSON data.
