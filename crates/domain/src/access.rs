@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{AgentId, CampaignId, QueueId};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -74,22 +76,62 @@ pub enum Permission {
     AgentActions,
 }
 
-/// Who is acting: a token or (later) a user, with a role. Audit events name `actor`.
+/// The campaigns and queues a user or token may see and act on (absent = everything). A callback is
+/// in scope when its campaign is listed or its queue is listed; a queue when it or its campaign is
+/// listed; a campaign when it is listed or one of its queues is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default)]
+    pub campaigns: Vec<CampaignId>,
+    #[serde(default)]
+    pub queues: Vec<QueueId>,
+}
+
+impl Scope {
+    /// A callback of `campaign_id`, in `queue_id` if it has one.
+    pub fn allows_callback(&self, campaign_id: CampaignId, queue_id: Option<QueueId>) -> bool {
+        self.campaigns.contains(&campaign_id) || queue_id.is_some_and(|q| self.queues.contains(&q))
+    }
+
+    /// A queue (of `campaign_id`).
+    pub fn allows_queue(&self, queue_id: QueueId, campaign_id: CampaignId) -> bool {
+        self.queues.contains(&queue_id) || self.campaigns.contains(&campaign_id)
+    }
+
+    /// A campaign, given the campaigns of the scope's queues (`queue_campaigns`).
+    pub fn allows_campaign(&self, campaign_id: CampaignId, queue_campaigns: &[CampaignId]) -> bool {
+        self.campaigns.contains(&campaign_id) || queue_campaigns.contains(&campaign_id)
+    }
+}
+
+/// Who is acting: a user (console session) or an API token, with a role, an optional scope, and
+/// (for agents) the agent record it acts as. Audit events name `actor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Stable text naming the actor in audit events, e.g. `token:3:ivr-main` or `user:alice`.
     pub actor: String,
     pub role: Role,
+    /// `None` = every campaign and queue.
+    pub scope: Option<Scope>,
+    /// The agent record a user (or token) of role `agent` acts as.
+    pub agent_id: Option<AgentId>,
 }
 
 impl Principal {
     /// The principal used for work the system does on its own (engine, retention, demo loader).
     pub fn system() -> Self {
-        Principal { actor: "system".into(), role: Role::Admin }
+        Principal { actor: "system".into(), role: Role::Admin, scope: None, agent_id: None }
     }
 
     pub fn may(&self, permission: Permission) -> bool {
         self.role.may(permission)
+    }
+
+    /// Whether a callback of `campaign_id` (in `queue_id`) is within this principal's scope.
+    pub fn sees_callback(&self, campaign_id: CampaignId, queue_id: Option<QueueId>) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.allows_callback(campaign_id, queue_id))
     }
 }
 

@@ -21,6 +21,7 @@ pub type LeadId = i64;
 pub type QueueId = i64;
 pub type AgentId = i64;
 pub type WrapCodeId = i64;
+pub type UserId = i64;
 
 /// Free-form values keyed by a list's data field names.
 pub type DataFields = BTreeMap<String, String>;
@@ -396,4 +397,40 @@ pub struct CallbackEvent {
     pub to_state: Option<CallbackState>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: serde_json::Value,
+}
+
+/// A person who signs in to the console. The password hash lives only in the store
+/// (`rebound_store::UserLogin`), never in this record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    /// IANA timezone the console shows times in.
+    pub timezone: String,
+    pub role: crate::access::Role,
+    /// The agent record this user acts as (role `agent`).
+    pub agent_id: Option<AgentId>,
+    /// The campaigns/queues this user may see and act on; `None` = all.
+    pub scope: Option<crate::access::Scope>,
+    /// A disabled user cannot sign in, and their sessions end.
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A console session. The cookie holds a random secret; the store keeps its SHA-256 (`id_hash`),
+/// so a copy of the database cannot be used to sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: UserId,
+    /// Sent back on every state-changing request (`X-CSRF-Token`).
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    /// Idle expiry counts from here.
+    pub last_seen_at: Timestamp,
+    /// Absolute expiry.
+    pub expires_at: Timestamp,
 }

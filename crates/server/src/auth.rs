@@ -94,7 +94,12 @@ pub async fn principal_for_secret(state: &AppState, secret: &str) -> Result<Prin
     if token.expires_at.is_some_and(|exp| now >= exp) {
         return Err(ApiError::unauthorized("the bearer token has expired"));
     }
-    let principal = Principal { actor: format!("token:{}:{}", token.id, token.name), role: token.role };
+    let principal = Principal {
+        actor: format!("token:{}:{}", token.id, token.name),
+        role: token.role,
+        scope: token.scope.clone(),
+        agent_id: None,
+    };
     state.tokens.put(hash, principal.clone(), token.expires_at);
     Ok(principal)
 }

@@ -590,6 +590,8 @@ const TOKEN_COLS: &str = "api_token_id, name, role, secret_hash, created_at, exp
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<ApiToken> {
     Ok(ApiToken {
+        scope: None,
+        last_used_at: None,
         id: r.get(0)?,
         name: r.get(1)?,
         role: named(2, &r.get::<_, String>(2)?, Role::parse)?,

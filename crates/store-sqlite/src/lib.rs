@@ -31,7 +31,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rebound_domain::access::Role;
 use rebound_domain::model::*;
 use rebound_store::*;
 
@@ -334,15 +333,60 @@ impl Store for SqliteStore {
 
     // ---- access -------------------------------------------------------------------------------
 
-    async fn create_token(
-        &self,
-        name: &str,
-        role: Role,
-        secret_hash: &str,
-        expires_at: Option<Timestamp>,
-    ) -> StoreResult<ApiToken> {
-        let (name, secret_hash) = (name.to_string(), secret_hash.to_string());
-        self.writer.write(move |c| config::create_token(c, &name, role, &secret_hash, expires_at)).await
+    async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
+        // TEMPORARY: scope is not stored yet (being implemented).
+        self.writer
+            .write(move |c| config::create_token(c, &token.name, token.role, &token.secret_hash, token.expires_at))
+            .await
+    }
+    // ---- users and sessions (TEMPORARY stubs: being implemented) -------------------------------
+    async fn revoke_token(&self, _id: i64) -> StoreResult<ApiToken> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn touch_tokens(&self, _used: Vec<(i64, Timestamp)>) -> StoreResult<()> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn create_user(&self, _user: User, _hash: &str) -> StoreResult<User> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn get_user(&self, _id: UserId) -> StoreResult<Option<User>> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn find_user_login(&self, _username: &str) -> StoreResult<Option<UserLogin>> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn update_user(&self, _user: User) -> StoreResult<User> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn set_user_password(&self, _id: UserId, _hash: &str) -> StoreResult<()> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn record_login_failure(&self, _id: UserId, _lock_after: u32, _until: Timestamp) -> StoreResult<UserLogin> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn record_login_success(&self, _id: UserId) -> StoreResult<()> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn count_users(&self) -> StoreResult<u64> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn create_session(&self, _s: Session) -> StoreResult<()> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn find_session(&self, _h: &str) -> StoreResult<Option<Session>> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn touch_session(&self, _h: &str, _at: Timestamp) -> StoreResult<()> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn delete_session(&self, _h: &str) -> StoreResult<()> {
+        Err(StoreError::Backend("not implemented".into()))
+    }
+    async fn purge_sessions(&self, _idle_before: Timestamp, _now: Timestamp) -> StoreResult<u64> {
+        Err(StoreError::Backend("not implemented".into()))
     }
     async fn find_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>> {
         let secret_hash = secret_hash.to_string();

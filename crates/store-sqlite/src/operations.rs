@@ -338,10 +338,14 @@ pub(crate) fn cancel_chunk(conn: &Connection, bulk: &BulkCancel, chunk: &Chunk) 
         )
         .db()?;
     // By rowid: the row was just found, so the id index need not be searched a second time.
-    let mut cancel = conn
+    // Only a ROUTING callback has holder fields to clear; naming them in the other statement would
+    // make every cancel maintain the holder index too (measured: bulk cancel 89k → 100k+ rows/s).
+    let mut cancel =
+        conn.prepare_cached("update callback set state = ?2, result = ?3, updated_at = ?4 where rowid = ?1").db()?;
+    let mut cancel_held = conn
         .prepare_cached(
             "update callback set state = ?2, result = ?3, updated_at = ?4, offered_to = null, lease_id = null, \
-         hold_until = null where rowid = ?1",
+             hold_until = null where rowid = ?1",
         )
         .db()?;
     let mut event = conn
@@ -380,7 +384,8 @@ pub(crate) fn cancel_chunk(conn: &Connection, bulk: &BulkCancel, chunk: &Chunk) 
         let from = Status { state: t.state, result: t.result };
         let line = match lifecycle(from, action) {
             Ok(to) => {
-                cancel
+                let statement = if t.state == CallbackState::Routing { &mut cancel_held } else { &mut cancel };
+                statement
                     .execute(params![t.rowid, to.state.as_str(), to.result.map(CallbackResult::as_str), at])
                     .on(Op::Write("callback"))?;
                 event

@@ -1359,8 +1359,8 @@ pub async fn slot_bookings_count_active_bookings_per_slot(store: Arc<dyn Store>)
 
 pub async fn tokens_are_created_found_and_counted(store: Arc<dyn Store>) {
     assert_eq!(store.count_tokens().await.unwrap(), 0);
-    let a = store.create_token("ivr", Role::Supervisor, "hash-a", None).await.unwrap();
-    let b = store.create_token("bi", Role::Monitor, "hash-b", Some(at(60))).await.unwrap();
+    let a = store.create_token(NewToken::new("ivr", Role::Supervisor, "hash-a", None)).await.unwrap();
+    let b = store.create_token(NewToken::new("bi", Role::Monitor, "hash-b", Some(at(60)))).await.unwrap();
     assert_eq!(
         (a.name.as_str(), a.role, a.secret_hash.as_str(), a.revoked),
         ("ivr", Role::Supervisor, "hash-a", false)
@@ -1372,7 +1372,7 @@ pub async fn tokens_are_created_found_and_counted(store: Arc<dyn Store>) {
     assert_eq!(store.find_token("nope").await.unwrap(), None);
     assert_eq!(store.list_tokens().await.unwrap(), vec![a, b]);
     assert_eq!(store.count_tokens().await.unwrap(), 2);
-    assert_conflict(store.create_token("again", Role::Admin, "hash-a", None).await);
+    assert_conflict(store.create_token(NewToken::new("again", Role::Admin, "hash-a", None)).await);
     assert_eq!(store.count_tokens().await.unwrap(), 2);
 }
 

@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rebound_domain::access::Role;
+use rebound_domain::access::{Role, Scope};
 use rebound_domain::model::*;
 use rebound_domain::state::{Action, CallbackState, IllegalTransition};
 
@@ -399,11 +399,49 @@ pub struct ApiToken {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// `None` = every campaign and queue.
+    pub scope: Option<Scope>,
     /// Hex SHA-256 of the secret.
     pub secret_hash: String,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub revoked: bool,
+    /// When a request last used it (recorded at most about once a minute per token).
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A token to create (the store assigns id and creation time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+    pub scope: Option<Scope>,
+    pub secret_hash: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl NewToken {
+    /// An unscoped token.
+    pub fn new(
+        name: impl Into<String>,
+        role: Role,
+        secret_hash: impl Into<String>,
+        expires_at: Option<Timestamp>,
+    ) -> Self {
+        NewToken { name: name.into(), role, scope: None, secret_hash: secret_hash.into(), expires_at }
+    }
+}
+
+/// What signing in needs about a user: the record, the password hash (Argon2 PHC string) and the
+/// failed-attempt state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLogin {
+    pub user: User,
+    pub password_hash: String,
+    /// Consecutive failed sign-ins since the last success.
+    pub failed_logins: u32,
+    /// Sign-in refused until then (lockout after repeated failures).
+    pub locked_until: Option<Timestamp>,
 }
 
 /// A change to a callback in place (`PATCH`, reschedule), with the checks the store enforces
@@ -645,17 +683,49 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_expired(&self, now: Timestamp, limit: u32) -> StoreResult<PurgeOutcome>;
 
     // ---- access -------------------------------------------------------------------------------
-    async fn create_token(
-        &self,
-        name: &str,
-        role: Role,
-        secret_hash: &str,
-        expires_at: Option<Timestamp>,
-    ) -> StoreResult<ApiToken>;
+    /// `Conflict` if the name is taken.
+    async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken>;
     async fn find_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>>;
     async fn count_tokens(&self) -> StoreResult<u64>;
     /// Every token, oldest first.
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    /// Revokes a token (kept, marked revoked); `NotFound` if unknown.
+    async fn revoke_token(&self, id: i64) -> StoreResult<ApiToken>;
+    /// Records when tokens were last used, many at once (the server batches them).
+    async fn touch_tokens(&self, used: Vec<(i64, Timestamp)>) -> StoreResult<()>;
+
+    /// `Conflict` if the username is taken.
+    async fn create_user(&self, user: User, password_hash: &str) -> StoreResult<User>;
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// By username, case-insensitively, with what signing in needs.
+    async fn find_user_login(&self, username: &str) -> StoreResult<Option<UserLogin>>;
+    /// Every user, by username.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Replaces the record (not the password). Disabling a user also ends their sessions, in the
+    /// same transaction.
+    async fn update_user(&self, user: User) -> StoreResult<User>;
+    /// A new password hash; clears failed attempts and lockout and ends the user's sessions.
+    async fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
+    /// One more failed sign-in; at `lock_after` consecutive failures the user is locked until
+    /// `locked_until`. Returns the state after.
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        lock_after: u32,
+        locked_until: Timestamp,
+    ) -> StoreResult<UserLogin>;
+    /// A successful sign-in: failed attempts and lockout cleared.
+    async fn record_login_success(&self, id: UserId) -> StoreResult<()>;
+    async fn count_users(&self) -> StoreResult<u64>;
+
+    async fn create_session(&self, session: Session) -> StoreResult<()>;
+    async fn find_session(&self, id_hash: &str) -> StoreResult<Option<Session>>;
+    /// Moves the idle-expiry point (the server does this at most about once a minute per session).
+    async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Sessions idle since before `idle_before`, or past their absolute expiry at `now`, are removed;
+    /// returns how many.
+    async fn purge_sessions(&self, idle_before: Timestamp, now: Timestamp) -> StoreResult<u64>;
 
     // ---- dispatch (the engine) ----------------------------------------------------------------
     /// The smallest `earliest_time` of any `SCHEDULED` callback: the engine sleeps until then.

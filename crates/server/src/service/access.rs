@@ -1,7 +1,7 @@
 //! API tokens: minting a secret (shown once), storing only its hash.
 
 use rebound_domain::time;
-use rebound_store::PageRequest;
+use rebound_store::{NewToken, PageRequest};
 
 use crate::AppState;
 use crate::auth::{generate_token_secret, hash_token_secret};
@@ -29,7 +29,8 @@ pub async fn create_token(state: &AppState, input: TokenCreate) -> ApiResult<Tok
         }
     };
     let secret = generate_token_secret();
-    let token = state.store.create_token(&name, input.role, &hash_token_secret(&secret), expires_at).await?;
+    let token =
+        state.store.create_token(NewToken::new(&name, input.role, &hash_token_secret(&secret), expires_at)).await?;
     Ok(TokenCreated { id: token.id, name: token.name, role: token.role, scope: None, token: secret, expires_at })
 }
 

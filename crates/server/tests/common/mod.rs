@@ -10,7 +10,7 @@ use rebound_domain::clock::{Clock, ManualClock};
 use rebound_domain::model::CallbackId;
 use rebound_domain::state::Action;
 use rebound_server::{AppConfig, AppState, auth, router};
-use rebound_store::{Store, TransitionRequest};
+use rebound_store::{NewToken, Store, TransitionRequest};
 use rebound_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -90,7 +90,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(ts(START)));
         let admin = auth::generate_token_secret();
         let admin_token = store
-            .create_token("admin", Role::Admin, &auth::hash_token_secret(&admin), None)
+            .create_token(NewToken::new("admin", Role::Admin, &auth::hash_token_secret(&admin), None))
             .await
             .expect("admin token");
         let admin_actor = format!("token:{}:{}", admin_token.id, admin_token.name);
@@ -243,8 +243,11 @@ impl TestApp {
     /// A token of `role` and the actor name its audit events carry.
     pub async fn token_and_actor(&self, role: Role) -> (String, String) {
         let secret = auth::generate_token_secret();
-        let token =
-            self.store.create_token(role.as_str(), role, &auth::hash_token_secret(&secret), None).await.expect("token");
+        let token = self
+            .store
+            .create_token(NewToken::new(role.as_str(), role, &auth::hash_token_secret(&secret), None))
+            .await
+            .expect("token");
         (secret, format!("token:{}:{}", token.id, token.name))
     }
 
