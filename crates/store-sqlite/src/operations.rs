@@ -292,6 +292,20 @@ fn report_insert_sql(rows: usize) -> String {
     )
 }
 
+/// Columns of one `cancelled` event as bound, and events per INSERT (6 × 500 = 3,000 parameters).
+const EVENT_COLUMNS: usize = 6;
+const EVENT_ROWS_PER_INSERT: usize = 500;
+
+/// `insert into callback_event … values (…), (…)` for `rows` `cancelled` events (as with the report
+/// lines, only two texts are ever made per bulk cancel).
+fn event_insert_sql(rows: usize) -> String {
+    let one = "(?, ?, ?, 'cancelled', ?, ?, ?)";
+    format!(
+        "insert into callback_event (callback_id, at, actor, action, from_state, to_state, details) values {}",
+        vec![one; rows].join(", ")
+    )
+}
+
 /// The stored name of a state as a `'static` value to bind (it stands in a row of references).
 fn state_name(state: CallbackState) -> &'static dyn ToSql {
     match state {
@@ -348,12 +362,9 @@ pub(crate) fn cancel_chunk(conn: &Connection, bulk: &BulkCancel, chunk: &Chunk) 
              hold_until = null where rowid = ?1",
         )
         .db()?;
-    let mut event = conn
-        .prepare_cached(
-            "insert into callback_event (callback_id, at, actor, action, from_state, to_state, details) \
-             values (?1, ?2, ?3, 'cancelled', ?4, ?5, ?6)",
-        )
-        .db()?;
+    // The `cancelled` events of the chunk: (callback id, state before), written many per statement
+    // after the loop, as the report lines are.
+    let mut events: Vec<([u8; 16], &'static dyn ToSql)> = Vec::with_capacity(chunk.ids.len());
 
     let mut visit: Vec<usize> = (0..chunk.ids.len()).collect();
     visit.sort_unstable_by_key(|&i| chunk.ids[i]);
@@ -388,15 +399,25 @@ pub(crate) fn cancel_chunk(conn: &Connection, bulk: &BulkCancel, chunk: &Chunk) 
                 statement
                     .execute(params![t.rowid, to.state.as_str(), to.result.map(CallbackResult::as_str), at])
                     .on(Op::Write("callback"))?;
-                event
-                    .execute(params![key, at, bulk.actor, from.state.as_str(), to.state.as_str(), bulk.event_details])
-                    .on(Op::Write("callback event"))?;
+                events.push((key, state_name(from.state)));
                 out.cancelled += 1;
                 Line { cancelled: true, reason: Cow::Borrowed(cancel_reason), target: Some(t) }
             }
             Err(_) => Line { cancelled: false, reason: skip_reason(t.state), target: Some(t) },
         };
         lines[i] = Some(line);
+    }
+
+    let completed = state_name(CallbackState::Completed);
+    for group in events.chunks(EVENT_ROWS_PER_INSERT) {
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(group.len() * EVENT_COLUMNS);
+        for (key, from) in group {
+            values.extend([key as &dyn ToSql, &at, &bulk.actor, *from, completed, &bulk.event_details]);
+        }
+        conn.prepare_cached(&event_insert_sql(group.len()))
+            .db()?
+            .execute(rusqlite::params_from_iter(values))
+            .on(Op::Write("callback event"))?;
     }
 
     // The report lines, in report order, written many per statement: one statement per line was a
