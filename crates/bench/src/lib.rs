@@ -305,7 +305,7 @@ impl BenchServer {
     async fn start(dir: &std::path::Path, spreader: Spreader) -> anyhow::Result<BenchServer> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir)?);
         let token = auth::generate_token_secret();
-        store.create_token(NewToken::new("bench", Role::Admin, &auth::hash_token_secret(&token), None)).await?;
+        store.create_token(NewToken::new("bench", Role::Admin, auth::hash_token_secret(&token), None)).await?;
         let state = AppState::new(store, Arc::new(SystemClock), AppConfig::default());
         // The engine runs for the whole bench: the dispatch cells measure it, and the others show
         // that it costs nothing while nothing is due.

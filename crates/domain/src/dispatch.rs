@@ -2,6 +2,7 @@
 //! callbacks leave a queue, what an attempt's outcome does, whether a callback may be dialled now,
 //! and the estimated wait shown to supervisors. Pure functions; the engine and the store call them.
 
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -111,24 +112,40 @@ pub fn may_take(agent: &Agent, callback: &Callback, campaign: &Campaign, now: Ti
     }
 }
 
+/// The campaign's dialling plan for a lead in `lead_tz` (its hours, exceptions, running switch and
+/// the lead calling hours it imposes).
+pub fn dial_plan<'a>(campaign: &'a Campaign, campaign_tz: &'a TimeZone, lead_tz: Option<&'a TimeZone>) -> DialPlan<'a> {
+    DialPlan {
+        campaign_tz,
+        running: campaign.running,
+        hours: &campaign.dialling_hours,
+        exceptions: &campaign.exceptions,
+        lead_tz,
+        lead_hours: &campaign.lead_calling_hours,
+    }
+}
+
+/// The earliest dialable time of a callback of `campaign` for a lead in `lead_timezone`, desired at
+/// `desired`, seen at `now`. `None` while the campaign is stopped or never open (or its timezone
+/// cannot be read: it cannot be dialled until that is fixed); an unreadable lead timezone counts as
+/// unknown (only the campaign's hours apply).
+pub fn callback_earliest(
+    campaign: &Campaign,
+    lead_timezone: Option<&str>,
+    desired: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let campaign_tz = parse_timezone(&campaign.timezone).ok()?;
+    let lead_tz = lead_timezone.and_then(|tz| parse_timezone(tz).ok());
+    hours::earliest_dialable(&dial_plan(campaign, &campaign_tz, lead_tz.as_ref()), desired, now)
+}
+
 /// Whether a callback may be dialled at `now` under its campaign's hours and its lead's calling
 /// hours: `Ok(())`, or `Err(next)` with the next dialable instant (`None` while the campaign is
 /// stopped or never open). Checked again at dispatch because a callback may wait in `QUEUED` past
 /// the end of the hours in which it was promoted.
 pub fn dialable_now(campaign: &Campaign, callback: &Callback, now: Timestamp) -> Result<(), Option<Timestamp>> {
-    let Ok(campaign_tz) = parse_timezone(&campaign.timezone) else {
-        return Err(None);
-    };
-    let lead_tz = callback.lead_timezone.as_deref().and_then(|tz| parse_timezone(tz).ok());
-    let plan = DialPlan {
-        campaign_tz: &campaign_tz,
-        running: campaign.running,
-        hours: &campaign.dialling_hours,
-        exceptions: &campaign.exceptions,
-        lead_tz: lead_tz.as_ref(),
-        lead_hours: &campaign.lead_calling_hours,
-    };
-    match hours::earliest_dialable(&plan, now, now) {
+    match callback_earliest(campaign, callback.lead_timezone.as_deref(), now, now) {
         Some(t) if t <= now => Ok(()),
         next => Err(next),
     }

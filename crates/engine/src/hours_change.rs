@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use jiff::tz::TimeZone;
 use rebound_domain::dispatch;
-use rebound_domain::hours::{self, DialPlan};
+use rebound_domain::hours;
 use rebound_domain::model::Campaign;
 use rebound_domain::state::CallbackState;
 use rebound_domain::time::parse_timezone;
@@ -35,14 +35,8 @@ impl Engine {
                 match callback.state {
                     CallbackState::Scheduled => {
                         let earliest = campaign_tz.as_ref().and_then(|tz| {
-                            let plan = DialPlan {
-                                campaign_tz: tz,
-                                running: campaign.running,
-                                hours: &campaign.dialling_hours,
-                                exceptions: &campaign.exceptions,
-                                lead_tz: lead_zones.get(callback.lead_timezone.as_deref()),
-                                lead_hours: &campaign.lead_calling_hours,
-                            };
+                            let lead_tz = lead_zones.get(callback.lead_timezone.as_deref());
+                            let plan = dispatch::dial_plan(campaign, tz, lead_tz);
                             hours::earliest_dialable(&plan, callback.desired_time, now)
                         });
                         if earliest != callback.earliest_time {

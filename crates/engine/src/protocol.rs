@@ -11,12 +11,11 @@ use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 use rebound_domain::dispatch::{self, Outcome, OutcomeStep};
-use rebound_domain::hours::{self, DialPlan};
 use rebound_domain::model::{
     Agent, AgentId, Callback, CallbackId, CallbackType, Campaign, CampaignId, Direction, Presence, QueueId,
 };
 use rebound_domain::state::{Action, CallbackState};
-use rebound_domain::time::{self, parse_timezone};
+use rebound_domain::time;
 use rebound_store::{CallbackUpdate, ClaimRequest, Holder, PresenceChange, StoreError, TransitionRequest};
 use serde_json::{Value, json};
 
@@ -89,17 +88,7 @@ fn holder_details(holder: &Option<Holder>) -> Value {
 /// The earliest dialable time of a retry desired at `desired`, under the campaign's hours and the
 /// lead's calling hours (`None` while the campaign is stopped: it waits for the campaign to run).
 fn retry_earliest(campaign: &Campaign, callback: &Callback, desired: Timestamp, now: Timestamp) -> Option<Timestamp> {
-    let campaign_tz = parse_timezone(&campaign.timezone).ok()?;
-    let lead_tz = callback.lead_timezone.as_deref().and_then(|tz| parse_timezone(tz).ok());
-    let plan = DialPlan {
-        campaign_tz: &campaign_tz,
-        running: campaign.running,
-        hours: &campaign.dialling_hours,
-        exceptions: &campaign.exceptions,
-        lead_tz: lead_tz.as_ref(),
-        lead_hours: &campaign.lead_calling_hours,
-    };
-    hours::earliest_dialable(&plan, desired, now)
+    dispatch::callback_earliest(campaign, callback.lead_timezone.as_deref(), desired, now)
 }
 
 /// The transitions one outcome makes, and what to do once they are committed.

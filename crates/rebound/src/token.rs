@@ -28,7 +28,7 @@ async fn create_with_secret(store: &dyn Store, name: &str, role: Role, secret: S
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "a token name must not be empty");
     let hash = rebound_server::auth::hash_token_secret(secret.expose());
-    let token = store.create_token(NewToken::new(name, role, &hash, None)).await.context("cannot store the token")?;
+    let token = store.create_token(NewToken::new(name, role, hash, None)).await.context("cannot store the token")?;
     Ok(CreatedToken { id: token.id, secret })
 }
 

@@ -1,14 +1,11 @@
-//! Configuration records (campaigns, lists, leads, queues, agents, wrap codes) and API tokens: plain
-//! CRUD. Writes run on the writer thread like everything else; each `create_*`/`update_*` reads the
+//! Configuration records (campaigns, lists, leads, queues, agents, wrap codes): plain CRUD. Writes run on the writer thread like everything else; each `create_*`/`update_*` reads the
 //! record back so callers get exactly what is stored (ids, timestamps, normalised order).
 //! Campaign lists and agent memberships live in join tables (`campaign_list`, `agent_campaign`,
 //! `agent_queue`) with a `position` column so the order the caller gave survives a round trip, and
 //! so foreign keys protect them.
 
-use jiff::Timestamp;
-use rebound_domain::access::Role;
 use rebound_domain::model::*;
-use rebound_store::{ApiToken, Page, PageRequest, StoreError, StoreResult};
+use rebound_store::{Page, PageRequest, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::codec::*;
@@ -523,7 +520,7 @@ pub(crate) fn delete_agent(conn: &Connection, id: AgentId) -> StoreResult<()> {
         .prepare_cached("delete from agent where agent_id = ?1")
         .db()?
         .execute([id])
-        .on(Op::Delete("agent (callbacks refer to it)"))?;
+        .on(Op::Delete("agent (callbacks or users refer to it)"))?;
     touched(n, "agent", id)
 }
 
@@ -582,57 +579,4 @@ pub(crate) fn delete_wrap_code(conn: &Connection, id: WrapCodeId) -> StoreResult
         .execute([id])
         .on(Op::Delete("wrap code"))?;
     touched(n, "wrap code", id)
-}
-
-// ---- api token -----------------------------------------------------------------------------------
-
-const TOKEN_COLS: &str = "api_token_id, name, role, secret_hash, created_at, expires_at, revoked";
-
-fn token_row(r: &Row<'_>) -> rusqlite::Result<ApiToken> {
-    Ok(ApiToken {
-        scope: None,
-        last_used_at: None,
-        id: r.get(0)?,
-        name: r.get(1)?,
-        role: named(2, &r.get::<_, String>(2)?, Role::parse)?,
-        secret_hash: r.get(3)?,
-        created_at: ts(4, r.get(4)?)?,
-        expires_at: opt_ts(5, r.get(5)?)?,
-        revoked: r.get(6)?,
-    })
-}
-
-pub(crate) fn create_token(
-    conn: &Connection,
-    name: &str,
-    role: Role,
-    secret_hash: &str,
-    expires_at: Option<Timestamp>,
-) -> StoreResult<ApiToken> {
-    conn.prepare_cached(
-        "insert into api_token (name, role, secret_hash, created_at, expires_at) values (?1, ?2, ?3, ?4, ?5)",
-    )
-    .db()?
-    .execute(params![name, role.as_str(), secret_hash, now_ms(), opt_ms(expires_at)])
-    .on(Op::Write("token"))?;
-    let id = conn.last_insert_rowid();
-    let sql = format!("select {TOKEN_COLS} from api_token where api_token_id = ?1");
-    conn.prepare_cached(&sql).db()?.query_row([id], token_row).db()
-}
-
-pub(crate) fn find_token(conn: &Connection, secret_hash: &str) -> StoreResult<Option<ApiToken>> {
-    let sql = format!("select {TOKEN_COLS} from api_token where secret_hash = ?1");
-    conn.prepare_cached(&sql).db()?.query_row([secret_hash], token_row).optional().db()
-}
-
-pub(crate) fn list_tokens(conn: &Connection) -> StoreResult<Vec<ApiToken>> {
-    let sql = format!("select {TOKEN_COLS} from api_token order by api_token_id");
-    let mut stmt = conn.prepare_cached(&sql).db()?;
-    let rows = stmt.query_map([], token_row).db()?;
-    rows.collect::<Result<Vec<_>, _>>().db()
-}
-
-pub(crate) fn count_tokens(conn: &Connection) -> StoreResult<u64> {
-    let n: i64 = conn.prepare_cached("select count(*) from api_token").db()?.query_row([], |r| r.get(0)).db()?;
-    Ok(n as u64)
 }

@@ -16,6 +16,9 @@
 //! - **Dispatch** ([`dispatch`]): promotion, reservations, dialler claims and the rescuer each write a
 //!   whole batch of callbacks in one writer job, along partial indexes of the routing heads; the
 //!   writer bumps a commit counter ([`Store::commit_signal`]) after every commit that wrote anything.
+//! - **Access** (`access`): API tokens, console users and sessions; the changes that must go
+//!   together (disabling a user or a new password and the end of their sessions, a failed sign-in and
+//!   the lockout) are one writer job each.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rebound_store::StoreError> {
@@ -34,6 +37,7 @@ use jiff::Timestamp;
 use rebound_domain::model::*;
 use rebound_store::*;
 
+mod access;
 mod callbacks;
 pub mod ceiling;
 mod codec;
@@ -334,69 +338,78 @@ impl Store for SqliteStore {
     // ---- access -------------------------------------------------------------------------------
 
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
-        // TEMPORARY: scope is not stored yet (being implemented).
-        self.writer
-            .write(move |c| config::create_token(c, &token.name, token.role, &token.secret_hash, token.expires_at))
-            .await
-    }
-    // ---- users and sessions (TEMPORARY stubs: being implemented) -------------------------------
-    async fn revoke_token(&self, _id: i64) -> StoreResult<ApiToken> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn touch_tokens(&self, _used: Vec<(i64, Timestamp)>) -> StoreResult<()> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn create_user(&self, _user: User, _hash: &str) -> StoreResult<User> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn get_user(&self, _id: UserId) -> StoreResult<Option<User>> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn find_user_login(&self, _username: &str) -> StoreResult<Option<UserLogin>> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn update_user(&self, _user: User) -> StoreResult<User> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn set_user_password(&self, _id: UserId, _hash: &str) -> StoreResult<()> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn record_login_failure(&self, _id: UserId, _lock_after: u32, _until: Timestamp) -> StoreResult<UserLogin> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn record_login_success(&self, _id: UserId) -> StoreResult<()> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn count_users(&self) -> StoreResult<u64> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn create_session(&self, _s: Session) -> StoreResult<()> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn find_session(&self, _h: &str) -> StoreResult<Option<Session>> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn touch_session(&self, _h: &str, _at: Timestamp) -> StoreResult<()> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn delete_session(&self, _h: &str) -> StoreResult<()> {
-        Err(StoreError::Backend("not implemented".into()))
-    }
-    async fn purge_sessions(&self, _idle_before: Timestamp, _now: Timestamp) -> StoreResult<u64> {
-        Err(StoreError::Backend("not implemented".into()))
+        self.writer.write(move |c| access::create_token(c, &token)).await
     }
     async fn find_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>> {
         let secret_hash = secret_hash.to_string();
-        self.readers.read(move |c| config::find_token(c, &secret_hash)).await
+        self.readers.read(move |c| access::find_token(c, &secret_hash)).await
     }
     async fn count_tokens(&self) -> StoreResult<u64> {
-        self.readers.read(config::count_tokens).await
+        self.readers.read(access::count_tokens).await
     }
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
-        self.readers.read(config::list_tokens).await
+        self.readers.read(access::list_tokens).await
+    }
+    async fn revoke_token(&self, id: i64) -> StoreResult<ApiToken> {
+        self.writer.write(move |c| access::revoke_token(c, id)).await
+    }
+    async fn touch_tokens(&self, used: Vec<(i64, Timestamp)>) -> StoreResult<()> {
+        self.writer.write(move |c| access::touch_tokens(c, &used)).await
+    }
+
+    async fn create_user(&self, user: User, password_hash: &str) -> StoreResult<User> {
+        let password_hash = password_hash.to_string();
+        self.writer.write(move |c| access::create_user(c, &user, &password_hash)).await
+    }
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.readers.read(move |c| access::get_user(c, id)).await
+    }
+    async fn find_user_login(&self, username: &str) -> StoreResult<Option<UserLogin>> {
+        let username = username.to_string();
+        self.readers.read(move |c| access::find_user_login(c, &username)).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.readers.read(access::list_users).await
+    }
+    async fn update_user(&self, user: User) -> StoreResult<User> {
+        self.writer.write(move |c| access::update_user(c, &user)).await
+    }
+    async fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+        let password_hash = password_hash.to_string();
+        self.writer.write(move |c| access::set_user_password(c, id, &password_hash)).await
+    }
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        lock_after: u32,
+        locked_until: Timestamp,
+    ) -> StoreResult<UserLogin> {
+        self.writer.write(move |c| access::record_login_failure(c, id, lock_after, locked_until)).await
+    }
+    async fn record_login_success(&self, id: UserId) -> StoreResult<()> {
+        self.writer.write(move |c| access::record_login_success(c, id)).await
+    }
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.readers.read(access::count_users).await
+    }
+
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        self.writer.write(move |c| access::create_session(c, &session)).await
+    }
+    async fn find_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        let id_hash = id_hash.to_string();
+        self.readers.read(move |c| access::find_session(c, &id_hash)).await
+    }
+    async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.writer.write(move |c| access::touch_session(c, &id_hash, at)).await
+    }
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_string();
+        self.writer.write(move |c| access::delete_session(c, &id_hash)).await
+    }
+    async fn purge_sessions(&self, idle_before: Timestamp, now: Timestamp) -> StoreResult<u64> {
+        self.writer.write(move |c| access::purge_sessions(c, idle_before, now)).await
     }
 
     // ---- dispatch (the engine) ----------------------------------------------------------------

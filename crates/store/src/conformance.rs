@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use jiff::civil::time;
 use jiff::{SignedDuration, Timestamp};
-use rebound_domain::access::Role;
+use rebound_domain::access::{Role, Scope};
 use rebound_domain::hours::{CallingHours, DateException, DiallingHours, TimeRange};
 use rebound_domain::model::*;
 use rebound_domain::slots::CapacityGrid;
@@ -90,6 +90,19 @@ macro_rules! conformance_tests {
             search_finds_by_id_and_by_phone_newest_first,
             slot_bookings_count_active_bookings_per_slot,
             tokens_are_created_found_and_counted,
+            scoped_tokens_round_trip_and_names_may_repeat,
+            a_revoked_token_is_kept_and_still_listed,
+            touch_tokens_records_the_newest_use,
+            users_round_trip_every_field,
+            a_second_user_with_the_same_username_in_any_case_is_a_conflict,
+            find_user_login_ignores_case_and_returns_the_hash_and_lockout_state,
+            failed_sign_ins_lock_at_the_threshold_and_a_success_clears_them,
+            concurrent_failed_sign_ins_are_all_counted,
+            a_new_password_clears_the_lockout_and_ends_the_users_sessions,
+            disabling_a_user_ends_their_sessions_and_refuses_new_ones,
+            an_agent_a_user_acts_as_cannot_be_deleted,
+            sessions_are_created_found_touched_and_deleted,
+            purge_sessions_removes_idle_and_absolutely_expired_sessions,
             a_batch_create_stores_the_accepted_items_and_reports_the_refused,
             an_update_changes_every_edited_field_and_writes_its_event,
             a_refused_update_changes_neither_the_callback_nor_its_history,
@@ -1374,6 +1387,334 @@ pub async fn tokens_are_created_found_and_counted(store: Arc<dyn Store>) {
     assert_eq!(store.count_tokens().await.unwrap(), 2);
     assert_conflict(store.create_token(NewToken::new("again", Role::Admin, "hash-a", None)).await);
     assert_eq!(store.count_tokens().await.unwrap(), 2);
+}
+
+pub async fn scoped_tokens_round_trip_and_names_may_repeat(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let scope = Scope { campaigns: vec![w.campaign.id], queues: vec![w.other_queue.id, w.queue2.id] };
+    let asked = NewToken {
+        name: "ivr-sales".into(),
+        role: Role::Supervisor,
+        scope: Some(scope.clone()),
+        secret_hash: "hash-scoped".into(),
+        expires_at: Some(at(60)),
+    };
+    let scoped = store.create_token(asked).await.unwrap();
+    assert_eq!(
+        scoped,
+        ApiToken {
+            id: scoped.id,
+            name: "ivr-sales".into(),
+            role: Role::Supervisor,
+            scope: Some(scope),
+            secret_hash: "hash-scoped".into(),
+            created_at: scoped.created_at,
+            expires_at: Some(at(60)),
+            revoked: false,
+            last_used_at: None,
+        }
+    );
+    // An empty scope (sees nothing) is not the absent one (sees everything).
+    let empty = NewToken { scope: Some(Scope::default()), ..NewToken::new("ivr-sales", Role::Monitor, "hash-e", None) };
+    let empty = store.create_token(empty).await.unwrap();
+    assert_eq!(empty.scope, Some(Scope::default()));
+    assert_ne!(empty.id, scoped.id, "a name may be used again; the id tells them apart");
+    let all = store.create_token(NewToken::new("all", Role::Admin, "hash-all", None)).await.unwrap();
+    assert_eq!(all.scope, None);
+    assert_eq!(store.find_token("hash-scoped").await.unwrap(), Some(scoped.clone()));
+    assert_eq!(store.find_token("hash-e").await.unwrap(), Some(empty.clone()));
+    assert_eq!(store.list_tokens().await.unwrap(), vec![scoped, empty, all]);
+}
+
+pub async fn a_revoked_token_is_kept_and_still_listed(store: Arc<dyn Store>) {
+    let a = store.create_token(NewToken::new("ivr", Role::Supervisor, "hash-a", None)).await.unwrap();
+    let b = store.create_token(NewToken::new("bi", Role::Monitor, "hash-b", None)).await.unwrap();
+    let revoked = store.revoke_token(a.id).await.unwrap();
+    assert_eq!(revoked, ApiToken { revoked: true, ..a.clone() });
+    assert_eq!(store.find_token("hash-a").await.unwrap(), Some(revoked.clone()));
+    assert_eq!(store.find_token("hash-b").await.unwrap(), Some(b.clone()), "only that token");
+    assert_eq!(store.list_tokens().await.unwrap(), vec![revoked.clone(), b]);
+    assert_eq!(store.count_tokens().await.unwrap(), 2);
+    assert_eq!(store.revoke_token(a.id).await.unwrap(), revoked, "revoking again changes nothing");
+    assert_not_found(store.revoke_token(9_999).await);
+}
+
+pub async fn touch_tokens_records_the_newest_use(store: Arc<dyn Store>) {
+    let a = store.create_token(NewToken::new("a", Role::Admin, "hash-a", None)).await.unwrap();
+    let b = store.create_token(NewToken::new("b", Role::Monitor, "hash-b", None)).await.unwrap();
+    let c = store.create_token(NewToken::new("c", Role::Monitor, "hash-c", None)).await.unwrap();
+    store.touch_tokens(vec![(a.id, at(5)), (b.id, at(3)), (a.id, at(9)), (a.id, at(7)), (9_999, at(1))]).await.unwrap();
+    let used = |t: &ApiToken| (t.id, t.last_used_at);
+    let listed: Vec<_> = store.list_tokens().await.unwrap().iter().map(used).collect();
+    assert_eq!(listed, vec![(a.id, Some(at(9))), (b.id, Some(at(3))), (c.id, None)]);
+    // A late batch carrying an older use does not move it back.
+    store.touch_tokens(vec![(a.id, at(2)), (b.id, at(4))]).await.unwrap();
+    store.touch_tokens(Vec::new()).await.unwrap();
+    let listed: Vec<_> = store.list_tokens().await.unwrap().iter().map(used).collect();
+    assert_eq!(listed, vec![(a.id, Some(at(9))), (b.id, Some(at(4))), (c.id, None)]);
+    let found = store.find_token("hash-a").await.unwrap().unwrap();
+    assert_eq!(found, ApiToken { last_used_at: Some(at(9)), ..a });
+}
+
+/// A user of `role` with no agent link and no scope.
+pub fn user(username: &str, role: Role) -> User {
+    User {
+        id: 0,
+        username: username.into(),
+        display_name: format!("{username} (display)"),
+        timezone: "Europe/London".into(),
+        role,
+        agent_id: None,
+        scope: None,
+        disabled: false,
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+    }
+}
+
+/// A session of `user_id` last seen when it was created.
+pub fn session(id_hash: &str, user_id: UserId, created_at: Timestamp, expires_at: Timestamp) -> Session {
+    Session {
+        id_hash: id_hash.into(),
+        user_id,
+        csrf_token: format!("csrf-{id_hash}"),
+        created_at,
+        last_seen_at: created_at,
+        expires_at,
+    }
+}
+
+async fn session_ids(store: &dyn Store, ids: &[&str]) -> Vec<String> {
+    let mut alive = Vec::new();
+    for id in ids {
+        if let Some(s) = store.find_session(id).await.unwrap() {
+            alive.push(s.id_hash);
+        }
+    }
+    alive
+}
+
+pub async fn users_round_trip_every_field(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let mut u = user("olivia", Role::Agent);
+    u.display_name = "Olivia O'Brien".into();
+    u.timezone = "America/New_York".into();
+    u.agent_id = Some(w.agent.id);
+    u.scope = Some(Scope { campaigns: vec![w.campaign.id], queues: vec![w.other_queue.id] });
+    let created = store.create_user(u.clone(), "$argon2id$v=19$one").await.unwrap();
+    assert!(created.id > 0);
+    assert_eq!(created, User { id: created.id, created_at: created.created_at, updated_at: created.updated_at, ..u });
+    assert_eq!(created.created_at, created.updated_at);
+    assert_eq!(store.get_user(created.id).await.unwrap(), Some(created.clone()));
+    let zed = store.create_user(user("Zed", Role::Admin), "$argon2id$v=19$two").await.unwrap();
+    assert_eq!((zed.agent_id, zed.scope.clone()), (None, None));
+    assert_eq!(store.list_users().await.unwrap(), vec![created.clone(), zed.clone()], "by username, ignoring case");
+    assert_eq!(store.count_users().await.unwrap(), 2);
+
+    let mut changed = created.clone();
+    changed.username = "olivia.obrien".into();
+    changed.display_name = "Olivia".into();
+    changed.timezone = "Europe/Dublin".into();
+    changed.role = Role::Supervisor;
+    changed.agent_id = None;
+    changed.scope = Some(Scope { campaigns: Vec::new(), queues: vec![w.queue.id, w.queue2.id] });
+    changed.disabled = true;
+    let updated = store.update_user(changed.clone()).await.unwrap();
+    assert_eq!(updated, User { updated_at: updated.updated_at, ..changed });
+    assert_eq!(updated.created_at, created.created_at);
+    assert!(updated.updated_at >= created.updated_at);
+    assert_eq!(store.get_user(created.id).await.unwrap(), Some(updated.clone()));
+    // An empty scope (sees nothing) is kept apart from no scope (sees everything), both ways.
+    let emptied = store.update_user(User { scope: Some(Scope::default()), ..updated.clone() }).await.unwrap();
+    assert_eq!(emptied.scope, Some(Scope::default()));
+    let unscoped = store.update_user(User { scope: None, disabled: false, ..emptied }).await.unwrap();
+    assert_eq!((unscoped.scope, unscoped.disabled), (None, false));
+    let login = store.find_user_login("olivia.obrien").await.unwrap().unwrap();
+    assert_eq!(login.password_hash, "$argon2id$v=19$one", "an update leaves the password alone");
+
+    let ghost = 9_999;
+    assert_eq!(store.get_user(ghost).await.unwrap(), None);
+    assert_not_found(store.update_user(User { id: ghost, ..user("ghost", Role::Monitor) }).await);
+    assert_not_found(store.set_user_password(ghost, "h").await);
+    assert_not_found(store.record_login_failure(ghost, 3, at(15)).await);
+    assert_not_found(store.record_login_success(ghost).await);
+    let orphan = User { agent_id: Some(ghost), ..user("orphan", Role::Agent) };
+    assert_not_found(store.create_user(orphan, "h").await);
+    assert_eq!(store.count_users().await.unwrap(), 2);
+}
+
+pub async fn a_second_user_with_the_same_username_in_any_case_is_a_conflict(store: Arc<dyn Store>) {
+    let alice = store.create_user(user("alice", Role::Admin), "h1").await.unwrap();
+    assert_conflict(store.create_user(user("alice", Role::Monitor), "h2").await);
+    assert_conflict(store.create_user(user("ALICE", Role::Monitor), "h2").await);
+    assert_conflict(store.create_user(user("Alice", Role::Monitor), "h2").await);
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    let bob = store.create_user(user("bob", Role::Monitor), "h3").await.unwrap();
+    assert_conflict(store.update_user(User { username: "aLiCe".into(), ..bob.clone() }).await);
+    assert_eq!(store.get_user(bob.id).await.unwrap(), Some(bob.clone()), "the refused rename changed nothing");
+    // A user may change the case of their own name.
+    let renamed = store.update_user(User { username: "Alice".into(), ..alice }).await.unwrap();
+    assert_eq!(renamed.username, "Alice");
+}
+
+pub async fn find_user_login_ignores_case_and_returns_the_hash_and_lockout_state(store: Arc<dyn Store>) {
+    let alice = store.create_user(user("Alice", Role::Supervisor), "$argon2id$alice").await.unwrap();
+    store.create_user(user("bob", Role::Monitor), "$argon2id$bob").await.unwrap();
+    let expected = UserLogin {
+        user: alice.clone(),
+        password_hash: "$argon2id$alice".into(),
+        failed_logins: 0,
+        locked_until: None,
+    };
+    for name in ["Alice", "alice", "ALICE"] {
+        assert_eq!(store.find_user_login(name).await.unwrap(), Some(expected.clone()), "{name}");
+    }
+    assert_eq!(store.find_user_login("alic").await.unwrap(), None);
+    assert_eq!(store.find_user_login("").await.unwrap(), None);
+    store.record_login_failure(alice.id, 2, at(15)).await.unwrap();
+    let once = store.find_user_login("alice").await.unwrap().unwrap();
+    assert_eq!((once.failed_logins, once.locked_until), (1, None));
+    store.record_login_failure(alice.id, 2, at(15)).await.unwrap();
+    let locked = store.find_user_login("alice").await.unwrap().unwrap();
+    assert_eq!((locked.failed_logins, locked.locked_until), (2, Some(at(15))));
+    assert_eq!(locked.user, alice, "the record itself is unchanged");
+}
+
+pub async fn failed_sign_ins_lock_at_the_threshold_and_a_success_clears_them(store: Arc<dyn Store>) {
+    let u = store.create_user(user("carol", Role::Monitor), "h").await.unwrap();
+    let other = store.create_user(user("dave", Role::Monitor), "h").await.unwrap();
+    let state = |l: UserLogin| (l.failed_logins, l.locked_until);
+    assert_eq!(state(store.record_login_failure(u.id, 3, at(15)).await.unwrap()), (1, None));
+    assert_eq!(state(store.record_login_failure(u.id, 3, at(16)).await.unwrap()), (2, None));
+    assert_eq!(state(store.record_login_failure(u.id, 3, at(17)).await.unwrap()), (3, Some(at(17))));
+    // Each further failure before a success locks again, from its own instant.
+    assert_eq!(state(store.record_login_failure(u.id, 3, at(40)).await.unwrap()), (4, Some(at(40))));
+    assert_eq!(state(store.find_user_login("carol").await.unwrap().unwrap()), (4, Some(at(40))));
+    assert_eq!(state(store.find_user_login("dave").await.unwrap().unwrap()), (0, None), "only that user");
+    store.record_login_success(u.id).await.unwrap();
+    assert_eq!(state(store.find_user_login("carol").await.unwrap().unwrap()), (0, None));
+    assert_eq!(state(store.record_login_failure(u.id, 3, at(50)).await.unwrap()), (1, None), "counting restarts");
+    // A threshold of zero never locks.
+    assert_eq!(state(store.record_login_failure(other.id, 0, at(60)).await.unwrap()), (1, None));
+}
+
+pub async fn concurrent_failed_sign_ins_are_all_counted(store: Arc<dyn Store>) {
+    let u = store.create_user(user("erin", Role::Monitor), "h").await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move { store.record_login_failure(u.id, 10, at(15)).await.unwrap().failed_logins });
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(n) = tasks.join_next().await {
+        seen.insert(n.unwrap());
+    }
+    assert_eq!(seen, (1..=20).collect::<BTreeSet<u32>>(), "each failure saw its own count");
+    let after = store.find_user_login("erin").await.unwrap().unwrap();
+    assert_eq!((after.failed_logins, after.locked_until), (20, Some(at(15))));
+}
+
+pub async fn a_new_password_clears_the_lockout_and_ends_the_users_sessions(store: Arc<dyn Store>) {
+    let u = store.create_user(user("frank", Role::Supervisor), "old").await.unwrap();
+    let other = store.create_user(user("grace", Role::Supervisor), "hers").await.unwrap();
+    for id in ["f1", "f2"] {
+        store.create_session(session(id, u.id, at(0), at(600))).await.unwrap();
+    }
+    store.create_session(session("g1", other.id, at(0), at(600))).await.unwrap();
+    for _ in 0..3 {
+        store.record_login_failure(u.id, 3, at(15)).await.unwrap();
+    }
+    store.set_user_password(u.id, "new").await.unwrap();
+    let login = store.find_user_login("frank").await.unwrap().unwrap();
+    assert_eq!((login.password_hash.as_str(), login.failed_logins, login.locked_until), ("new", 0, None));
+    assert_eq!(session_ids(store.as_ref(), &["f1", "f2", "g1"]).await, vec!["g1".to_string()]);
+    assert_eq!(store.find_user_login("grace").await.unwrap().unwrap().password_hash, "hers");
+}
+
+pub async fn disabling_a_user_ends_their_sessions_and_refuses_new_ones(store: Arc<dyn Store>) {
+    let u = store.create_user(user("heidi", Role::Monitor), "h").await.unwrap();
+    let other = store.create_user(user("ivan", Role::Monitor), "h").await.unwrap();
+    for id in ["h1", "h2"] {
+        store.create_session(session(id, u.id, at(0), at(600))).await.unwrap();
+    }
+    store.create_session(session("i1", other.id, at(0), at(600))).await.unwrap();
+    let all = ["h1", "h2", "i1"];
+    // An edit that does not disable keeps the sessions.
+    let renamed = store.update_user(User { display_name: "Heidi H".into(), ..u }).await.unwrap();
+    assert_eq!(session_ids(store.as_ref(), &all).await, ["h1", "h2", "i1"]);
+
+    let disabled = store.update_user(User { disabled: true, ..renamed }).await.unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(session_ids(store.as_ref(), &all).await, ["i1"]);
+    assert_conflict(store.create_session(session("h3", u.id, at(1), at(600))).await);
+    assert_eq!(store.find_session("h3").await.unwrap(), None);
+
+    store.update_user(User { disabled: false, ..disabled }).await.unwrap();
+    store.create_session(session("h3", u.id, at(1), at(600))).await.unwrap();
+    assert_eq!(session_ids(store.as_ref(), &["h1", "h3"]).await, ["h3"], "re-enabling does not bring old ones back");
+    assert_not_found(store.create_session(session("x1", 9_999, at(1), at(600))).await);
+}
+
+pub async fn an_agent_a_user_acts_as_cannot_be_deleted(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let u = store.create_user(User { agent_id: Some(w.agent.id), ..user("alice", Role::Agent) }, "h").await.unwrap();
+    assert_conflict(store.delete_agent(w.agent.id).await);
+    assert!(store.get_agent(w.agent.id).await.unwrap().is_some());
+    assert_eq!(store.get_user(u.id).await.unwrap().unwrap().agent_id, Some(w.agent.id));
+    store.update_user(User { agent_id: None, ..u }).await.unwrap();
+    store.delete_agent(w.agent.id).await.unwrap();
+    assert_eq!(store.get_agent(w.agent.id).await.unwrap(), None);
+}
+
+pub async fn sessions_are_created_found_touched_and_deleted(store: Arc<dyn Store>) {
+    let u = store.create_user(user("judy", Role::Admin), "h").await.unwrap();
+    let s = session("hash-of-secret", u.id, at(0), at(720));
+    store.create_session(s.clone()).await.unwrap();
+    assert_eq!(store.find_session("hash-of-secret").await.unwrap(), Some(s.clone()));
+    assert_eq!(store.find_session("HASH-OF-SECRET").await.unwrap(), None, "ids are exact");
+    assert_conflict(store.create_session(session("hash-of-secret", u.id, at(1), at(9))).await);
+    assert_eq!(store.find_session("hash-of-secret").await.unwrap(), Some(s.clone()), "the first one stands");
+
+    store.touch_session("hash-of-secret", at(5)).await.unwrap();
+    let touched = Session { last_seen_at: at(5), ..s.clone() };
+    assert_eq!(store.find_session("hash-of-secret").await.unwrap(), Some(touched.clone()));
+    store.touch_session("hash-of-secret", at(3)).await.unwrap();
+    assert_eq!(store.find_session("hash-of-secret").await.unwrap(), Some(touched), "a late touch does not go back");
+    store.touch_session("unknown", at(5)).await.unwrap();
+
+    store.create_session(session("second", u.id, at(2), at(720))).await.unwrap();
+    store.delete_session("hash-of-secret").await.unwrap();
+    assert_eq!(store.find_session("hash-of-secret").await.unwrap(), None);
+    assert!(store.find_session("second").await.unwrap().is_some(), "only that session");
+    store.delete_session("hash-of-secret").await.unwrap();
+}
+
+pub async fn purge_sessions_removes_idle_and_absolutely_expired_sessions(store: Arc<dyn Store>) {
+    let u = store.create_user(user("ken", Role::Monitor), "h").await.unwrap();
+    let make = |id: &str, last_seen: i64, expires: i64| Session {
+        last_seen_at: at(last_seen),
+        ..session(id, u.id, at(0), at(expires))
+    };
+    for s in [
+        make("fresh", 50, 600),
+        make("idle", 10, 600),
+        make("idle-edge", 30, 600),
+        make("over", 55, 60),
+        make("over-soon", 55, 61),
+    ] {
+        store.create_session(s).await.unwrap();
+    }
+    let all = ["fresh", "idle", "idle-edge", "over", "over-soon"];
+    // Idle since before at(30), or past the absolute expiry at at(60).
+    assert_eq!(store.purge_sessions(at(30), at(60)).await.unwrap(), 2);
+    assert_eq!(session_ids(store.as_ref(), &all).await, ["fresh", "idle-edge", "over-soon"]);
+    assert_eq!(store.purge_sessions(at(30), at(60)).await.unwrap(), 0);
+    // A touch keeps a session from idling out.
+    store.touch_session("idle-edge", at(45)).await.unwrap();
+    assert_eq!(store.purge_sessions(at(40), at(60)).await.unwrap(), 0);
+    assert_eq!(store.purge_sessions(at(40), at(61)).await.unwrap(), 1);
+    assert_eq!(session_ids(store.as_ref(), &all).await, ["fresh", "idle-edge"]);
 }
 
 pub async fn a_batch_create_stores_the_accepted_items_and_reports_the_refused(store: Arc<dyn Store>) {

@@ -610,6 +610,7 @@ pub trait Store: Send + Sync + 'static {
     /// Presence and `ready_since` are left as stored (only `set_presence` and the dispatch
     /// transitions change them).
     async fn update_agent(&self, agent: Agent) -> StoreResult<Agent>;
+    /// Refused with `Conflict` while callbacks refer to it or a user acts as it.
     async fn delete_agent(&self, id: AgentId) -> StoreResult<()>;
 
     async fn create_wrap_code(&self, wrap_code: WrapCode) -> StoreResult<WrapCode>;
@@ -683,45 +684,59 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_expired(&self, now: Timestamp, limit: u32) -> StoreResult<PurgeOutcome>;
 
     // ---- access -------------------------------------------------------------------------------
-    /// `Conflict` if the name is taken.
+    /// `Conflict` if the secret hash is already stored. Names need not be unique (the id tells
+    /// tokens apart in audit events).
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken>;
     async fn find_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>>;
     async fn count_tokens(&self) -> StoreResult<u64>;
     /// Every token, oldest first.
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
-    /// Revokes a token (kept, marked revoked); `NotFound` if unknown.
+    /// Revokes a token (kept, marked revoked; revoking again is no error); `NotFound` if unknown.
     async fn revoke_token(&self, id: i64) -> StoreResult<ApiToken>;
-    /// Records when tokens were last used, many at once (the server batches them).
+    /// Records when tokens were last used, many at once (the server batches them), in one
+    /// transaction. `last_used_at` only moves forward: the newest use wins whatever the order.
+    /// Unknown ids are ignored.
     async fn touch_tokens(&self, used: Vec<(i64, Timestamp)>) -> StoreResult<()>;
 
-    /// `Conflict` if the username is taken.
+    /// `Conflict` if the username is taken (in any case); `NotFound` if `agent_id` names no agent.
+    /// Like the configuration creates, ignores `id`, `created_at` and `updated_at` and returns the
+    /// stored record. The failed-attempt state starts clear.
     async fn create_user(&self, user: User, password_hash: &str) -> StoreResult<User>;
     async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// By username, case-insensitively, with what signing in needs.
     async fn find_user_login(&self, username: &str) -> StoreResult<Option<UserLogin>>;
     /// Every user, by username.
     async fn list_users(&self) -> StoreResult<Vec<User>>;
-    /// Replaces the record (not the password). Disabling a user also ends their sessions, in the
-    /// same transaction.
+    /// Replaces the record (not the password nor the failed-attempt state; `created_at` kept,
+    /// `updated_at` set). Disabling a user also ends their sessions, in the same transaction.
+    /// `NotFound` if unknown. An agent a user acts as cannot be deleted (`Conflict`).
     async fn update_user(&self, user: User) -> StoreResult<User>;
-    /// A new password hash; clears failed attempts and lockout and ends the user's sessions.
+    /// A new password hash; clears failed attempts and lockout and ends the user's sessions, in one
+    /// transaction. `NotFound` if unknown.
     async fn set_user_password(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
-    /// One more failed sign-in; at `lock_after` consecutive failures the user is locked until
-    /// `locked_until`. Returns the state after.
+    /// One more failed sign-in, counted and checked in one step (racing failures are all counted);
+    /// at `lock_after` consecutive failures the user is locked until `locked_until`, and each
+    /// further failure before a success locks again (`lock_after = 0` never locks). Returns the
+    /// state after; `NotFound` if unknown.
     async fn record_login_failure(
         &self,
         id: UserId,
         lock_after: u32,
         locked_until: Timestamp,
     ) -> StoreResult<UserLogin>;
-    /// A successful sign-in: failed attempts and lockout cleared.
+    /// A successful sign-in: failed attempts and lockout cleared. `NotFound` if unknown.
     async fn record_login_success(&self, id: UserId) -> StoreResult<()>;
     async fn count_users(&self) -> StoreResult<u64>;
 
+    /// `NotFound` if the user is unknown; `Conflict` if they are disabled (checked in the insert, so
+    /// a sign-in racing a disable leaves no session) or the `id_hash` is taken.
     async fn create_session(&self, session: Session) -> StoreResult<()>;
+    /// The stored session, expired or not (the caller decides).
     async fn find_session(&self, id_hash: &str) -> StoreResult<Option<Session>>;
-    /// Moves the idle-expiry point (the server does this at most about once a minute per session).
+    /// Moves the idle-expiry point (the server does this at most about once a minute per session);
+    /// only forward. An unknown (just ended) session is not an error.
     async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()>;
+    /// Ends a session; an unknown one is not an error (signing out twice).
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Sessions idle since before `idle_before`, or past their absolute expiry at `now`, are removed;
     /// returns how many.

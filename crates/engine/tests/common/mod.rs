@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 use rebound_domain::clock::{Clock, ManualClock};
-use rebound_domain::hours::{self, DialPlan};
+use rebound_domain::hours;
 use rebound_domain::model::*;
 use rebound_domain::state::{CallbackResult, CallbackState};
 use rebound_domain::time::{self, parse_timezone};
@@ -176,14 +176,7 @@ impl Harness {
         let desired = spec.desired.unwrap_or(now);
         let campaign_tz = parse_timezone(&campaign.timezone).expect("campaign tz");
         let lead_tz = spec.lead_timezone.as_deref().map(|tz| parse_timezone(tz).expect("lead tz"));
-        let plan = DialPlan {
-            campaign_tz: &campaign_tz,
-            running: campaign.running,
-            hours: &campaign.dialling_hours,
-            exceptions: &campaign.exceptions,
-            lead_tz: lead_tz.as_ref(),
-            lead_hours: &campaign.lead_calling_hours,
-        };
+        let plan = rebound_domain::dispatch::dial_plan(&campaign, &campaign_tz, lead_tz.as_ref());
         let n = self.phones.fetch_add(1, Ordering::Relaxed);
         let phone = format!("+4479{n:08}");
         let callback = Callback {
