@@ -205,7 +205,7 @@ impl Planner {
             Some(name) => Some(self.lead_tz(name)?),
             None => None,
         };
-        let plan = rebound_domain::dispatch::dial_plan(campaign, &campaign_tz, lead_tz.as_ref());
+        let plan = rebound_domain::dispatch::dial_plan(&campaign, &campaign_tz, lead_tz.as_ref());
 
         // When it was wanted. Live targets look at the last hours first, then (e.g. over a weekend
         // when every campaign is closed) further back.
