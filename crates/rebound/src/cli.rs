@@ -17,7 +17,8 @@ use rebound_bench::BenchArgs;
     long_about = "Rebound: callback management server for contact centres.\n\n\
         Settings come from defaults, then a TOML file (--config, or rebound.toml in the data directory), \
         then REBOUND_* environment variables (REBOUND_DATA_DIR, REBOUND_LISTEN, REBOUND_DATABASE_URL, \
-        REBOUND_RETENTION_DAYS, REBOUND_LOG, REBOUND_BOOTSTRAP_TOKEN, REBOUND_MAX_BODY_BYTES, \
+        REBOUND_RETENTION_DAYS, REBOUND_LOG, REBOUND_BOOTSTRAP_TOKEN, REBOUND_BOOTSTRAP_PASSWORD, \
+        REBOUND_SECURE_COOKIES, REBOUND_MAX_BODY_BYTES, \
         REBOUND_MAX_IMPORT_BODY_BYTES, REBOUND_OFFER_TIMEOUT_SECS, REBOUND_CONFIG), then flags; each later \
         source wins."
 )]
@@ -37,6 +38,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage console users (passwords come from REBOUND_USER_PASSWORD, a prompt, or stdin).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Measure throughput and latency against a store.
     Bench(BenchArgs),
 }
@@ -106,6 +110,50 @@ pub struct TokenCreateArgs {
     pub store: StoreArgs,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from REBOUND_USER_PASSWORD, else prompted for (or the
+    /// first line of stdin); never from an argument.
+    Add(UserAddArgs),
+    /// Set a new password for a user (ends their sessions and clears a lockout).
+    Passwd(UserNameArgs),
+    /// Disable a user (they cannot sign in; their sessions end).
+    Disable(UserNameArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    /// 1–64 letters, digits, '.', '_', '-' or '@'.
+    #[arg(long)]
+    pub username: String,
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// [default: the username]
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// IANA timezone the console shows times in [default: UTC].
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// The agent record the user acts as (required for --role agent).
+    #[arg(long)]
+    pub agent_id: Option<i64>,
+    /// Limit the user to these campaign ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub campaigns: Vec<i64>,
+    /// Limit the user to these queue ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub queues: Vec<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserNameArgs {
+    pub username: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
 /// The roles as clap values (so `--help` lists them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RoleArg {
@@ -165,6 +213,33 @@ mod tests {
         let cli = Cli::try_parse_from(["rebound", "serve", "--offer-timeout-secs", "7"]).unwrap();
         let Command::Serve(args) = cli.command else { panic!("not serve") };
         assert_eq!(args.flags().offer_timeout_secs, Some(7));
+    }
+
+    #[test]
+    fn user_commands_take_no_password_argument() {
+        let cli = Cli::try_parse_from([
+            "rebound",
+            "user",
+            "add",
+            "--username",
+            "ann",
+            "--role",
+            "agent",
+            "--agent-id",
+            "3",
+            "--campaigns",
+            "1,2",
+        ])
+        .unwrap();
+        let Command::User(UserCommand::Add(args)) = cli.command else { panic!("not user add") };
+        assert_eq!((args.username.as_str(), args.agent_id, args.campaigns), ("ann", Some(3), vec![1, 2]));
+        assert!(
+            Cli::try_parse_from(["rebound", "user", "add", "--username", "a", "--role", "admin", "--password", "x"])
+                .is_err()
+        );
+        let cli = Cli::try_parse_from(["rebound", "user", "passwd", "ann"]).unwrap();
+        assert!(matches!(cli.command, Command::User(UserCommand::Passwd(a)) if a.username == "ann"));
+        assert!(Cli::try_parse_from(["rebound", "user", "disable"]).is_err());
     }
 
     #[test]

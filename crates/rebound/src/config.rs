@@ -10,9 +10,16 @@
 //! | `retention_days`        | `REBOUND_RETENTION_DAYS`         |                  | 14                |
 //! | `log`                   | `REBOUND_LOG`                    |                  | `info`            |
 //! | `bootstrap_token`       | `REBOUND_BOOTSTRAP_TOKEN`        |                  | none              |
+//! | `bootstrap_password`    | `REBOUND_BOOTSTRAP_PASSWORD`     |                  | none (generated)  |
+//! | `secure_cookies`        | `REBOUND_SECURE_COOKIES`         |                  | false             |
 //! | `max_body_bytes`        | `REBOUND_MAX_BODY_BYTES`         |                  | server default    |
 //! | `max_import_body_bytes` | `REBOUND_MAX_IMPORT_BODY_BYTES`  |                  | server default    |
 //! | `engine.offer_timeout_secs` | `REBOUND_OFFER_TIMEOUT_SECS` | `--offer-timeout-secs` | 20          |
+//!
+//! `bootstrap_password` is the first `admin` user's password (at least 12 characters), used only
+//! when the store has no user yet; without it a password is generated and printed once.
+//! `secure_cookies = true` marks the console's session cookie `Secure`: set it whenever browsers
+//! reach Rebound over HTTPS (directly or through a TLS-terminating proxy).
 //!
 //! `engine.offer_timeout_secs` (TOML: `[engine]` then `offer_timeout_secs = 20`) is how long an agent
 //! has to accept an offer before it goes back to the queue (and the agent is set `not_ready`).
@@ -36,6 +43,8 @@ pub const DEFAULT_LOG: &str = "info";
 pub const DATA_DIR_CONFIG_FILE: &str = "rebound.toml";
 /// A bootstrap token shorter than this is refused: it would be guessable.
 pub const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
+/// The shortest password accepted anywhere (the server's rule).
+pub const MIN_PASSWORD_LEN: usize = rebound_server::auth::passwords::MIN_PASSWORD_LEN;
 /// The longest offer timeout accepted (an hour: longer means nobody is answering).
 pub const MAX_OFFER_TIMEOUT_SECS: u32 = 3_600;
 
@@ -102,6 +111,10 @@ pub struct Config {
     pub log: String,
     /// The first admin token's secret, used only when the store has no token yet.
     pub bootstrap_token: Option<Secret>,
+    /// The first `admin` user's password, used only when the store has no user yet.
+    pub bootstrap_password: Option<Secret>,
+    /// Mark the session cookie `Secure` (HTTPS deployments).
+    pub secure_cookies: bool,
     pub max_body_bytes: usize,
     pub max_import_body_bytes: usize,
     /// Seconds an agent has to accept an offer.
@@ -151,6 +164,8 @@ struct Layer {
     retention_days: Option<u32>,
     log: Option<String>,
     bootstrap_token: Option<Secret>,
+    bootstrap_password: Option<Secret>,
+    secure_cookies: Option<bool>,
     max_body_bytes: Option<usize>,
     max_import_body_bytes: Option<usize>,
     engine: Option<EngineLayer>,
@@ -179,6 +194,8 @@ impl Layer {
             retention_days: higher.retention_days.or(self.retention_days),
             log: higher.log.or(self.log),
             bootstrap_token: higher.bootstrap_token.or(self.bootstrap_token),
+            bootstrap_password: higher.bootstrap_password.or(self.bootstrap_password),
+            secure_cookies: higher.secure_cookies.or(self.secure_cookies),
             max_body_bytes: higher.max_body_bytes.or(self.max_body_bytes),
             max_import_body_bytes: higher.max_import_body_bytes.or(self.max_import_body_bytes),
             engine: match (self.engine, higher.engine) {
@@ -200,6 +217,10 @@ impl Layer {
                 .transpose()?,
             log: get("REBOUND_LOG"),
             bootstrap_token: get("REBOUND_BOOTSTRAP_TOKEN").map(Secret),
+            bootstrap_password: env("REBOUND_BOOTSTRAP_PASSWORD").filter(|v| !v.is_empty()).map(Secret),
+            secure_cookies: get("REBOUND_SECURE_COOKIES")
+                .map(|v| parse_bool("REBOUND_SECURE_COOKIES", &v))
+                .transpose()?,
             max_body_bytes: get("REBOUND_MAX_BODY_BYTES")
                 .map(|v| parse_number("REBOUND_MAX_BODY_BYTES", &v))
                 .transpose()?,
@@ -222,6 +243,14 @@ impl Layer {
             engine: Some(EngineLayer { offer_timeout_secs: flags.offer_timeout_secs }),
             ..Layer::default()
         }
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(key, format!("'{value}' is not true or false"))),
     }
 }
 
@@ -302,6 +331,12 @@ impl Config {
             }
         }
 
+        if let Some(password) = &layer.bootstrap_password
+            && password.expose().chars().count() < MIN_PASSWORD_LEN
+        {
+            return Err(invalid("bootstrap_password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
+        }
+
         let max_body_bytes = layer.max_body_bytes.unwrap_or(defaults.max_body_bytes);
         let max_import_body_bytes = layer.max_import_body_bytes.unwrap_or(defaults.max_import_body_bytes);
         if max_body_bytes == 0 {
@@ -327,6 +362,8 @@ impl Config {
             retention_days,
             log,
             bootstrap_token: layer.bootstrap_token,
+            bootstrap_password: layer.bootstrap_password,
+            secure_cookies: layer.secure_cookies.unwrap_or(defaults.secure_cookies),
             max_body_bytes,
             max_import_body_bytes,
             offer_timeout_secs,
@@ -344,8 +381,11 @@ impl Config {
             engine: rebound_engine::EngineConfig {
                 offer_timeout: jiff::SignedDuration::from_secs(i64::from(self.offer_timeout_secs)),
                 retention_days: self.retention_days,
-                ..defaults.engine
+                ..defaults.engine.clone()
             },
+            secure_cookies: self.secure_cookies,
+            // Settings without a configuration key yet keep the server's defaults.
+            ..defaults
         }
     }
 }
@@ -546,6 +586,8 @@ mod tests {
             (&[("REBOUND_LISTEN", "localhost")], "listen"),
             (&[("REBOUND_BOOTSTRAP_TOKEN", "short")], "bootstrap_token"),
             (&[("REBOUND_BOOTSTRAP_TOKEN", "has spaces in the middle")], "bootstrap_token"),
+            (&[("REBOUND_BOOTSTRAP_PASSWORD", "too short")], "bootstrap_password"),
+            (&[("REBOUND_SECURE_COOKIES", "maybe")], "REBOUND_SECURE_COOKIES"),
             (&[("REBOUND_LOG", "rebound=loud")], "log"),
             (&[("REBOUND_DATABASE_URL", "postgres://localhost/rebound")], "PostgreSQL"),
         ];
@@ -596,6 +638,18 @@ mod tests {
                 .to_string();
             assert!(err.contains("engine.offer_timeout_secs"), "{err}");
         }
+    }
+
+    #[test]
+    fn secure_cookies_and_the_bootstrap_password_layer_like_the_rest() {
+        let c = Config::load_with(&Flags::default(), &env_of(&[])).unwrap();
+        assert!(!c.secure_cookies && !c.app_config().secure_cookies);
+        assert_eq!(c.bootstrap_password, None);
+        let env = env_of(&[("REBOUND_SECURE_COOKIES", "true"), ("REBOUND_BOOTSTRAP_PASSWORD", "twelve chars!")]);
+        let c = Config::load_with(&Flags::default(), &env).unwrap();
+        assert!(c.app_config().secure_cookies);
+        assert_eq!(c.bootstrap_password.as_ref().map(Secret::expose), Some("twelve chars!"));
+        assert!(!format!("{c:?}").contains("twelve"), "redacted");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`backend`]: opening the store the configuration names.
 //! - [`serve`]: startup (store, bootstrap access, demo data), the HTTP server and graceful shutdown.
 //! - [`token`]: creating API tokens, including the first admin token.
+//! - [`user`]: console users (`rebound user add|passwd|disable`), including the first admin user.
 //! - [`demo`]: the reproducible demo data set.
 
 pub mod backend;
@@ -14,10 +15,11 @@ pub mod config;
 pub mod demo;
 pub mod serve;
 pub mod token;
+pub mod user;
 
 use anyhow::Context as _;
 
-use crate::cli::{Cli, Command, TokenCommand};
+use crate::cli::{Cli, Command, TokenCommand, UserCommand};
 use crate::config::Config;
 
 /// Runs one invocation of the binary.
@@ -56,8 +58,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::User(command) => run_user(command).await,
         Command::Bench(args) => rebound_bench::run(args).await.map(drop),
     }
+}
+
+/// `rebound user …`: opens the store, applies the server's user rules, says what was done on stderr.
+async fn run_user(command: UserCommand) -> anyhow::Result<()> {
+    let store_args = match &command {
+        UserCommand::Add(args) => &args.store,
+        UserCommand::Passwd(args) | UserCommand::Disable(args) => &args.store,
+    };
+    let config = Config::load(&store_args.flags())?;
+    init_tracing(&config)?;
+    let store = backend::open_store(&config.database).await?;
+    let password_env = || std::env::var(user::PASSWORD_ENV).ok();
+    match command {
+        UserCommand::Add(args) => {
+            let password = user::read_password(&args.username, password_env())?;
+            let new = user::NewUser {
+                username: args.username,
+                role: args.role.into(),
+                display_name: args.display_name,
+                timezone: args.timezone,
+                agent_id: args.agent_id,
+                campaigns: args.campaigns,
+                queues: args.queues,
+            };
+            let created = user::add(store, new, password).await?;
+            eprintln!("Created {} user '{}' (id {}).", created.role, created.username, created.id);
+        }
+        UserCommand::Passwd(args) => {
+            let password = user::read_password(&args.username, password_env())?;
+            let changed = user::set_password(store, &args.username, password).await?;
+            eprintln!("Set a new password for '{}'; their sessions have ended.", changed.username);
+        }
+        UserCommand::Disable(args) => {
+            let disabled = user::disable(store, &args.username).await?;
+            eprintln!("Disabled '{}'; their sessions have ended.", disabled.username);
+        }
+    }
+    Ok(())
 }
 
 /// Logs go to stderr (stdout carries the banner and tokens), filtered by `REBOUND_LOG`.

@@ -2,7 +2,8 @@
 //!
 //! Order matters: signal handlers are installed before anything is printed, so a supervisor (or a
 //! test) that sends SIGTERM as soon as it sees output gets a clean shutdown rather than the default
-//! "killed by signal". Then the store is opened (running migrations), access is bootstrapped, demo
+//! "killed by signal". Then the store is opened (running migrations), access is bootstrapped (the
+//! first admin token and the first admin user), demo
 //! data loaded if asked, the socket bound, the dispatch engine started (after migrations, so it
 //! reads the current schema; it picks up whatever was due or held when the process last stopped),
 //! and only then is the address printed: the "listening on" line on stdout is the signal that the
@@ -24,7 +25,7 @@ use rebound_server::{AppState, router};
 
 use crate::config::Config;
 use crate::token::{self, Bootstrap};
-use crate::{backend, demo};
+use crate::{backend, demo, user};
 
 /// How long in-flight requests (and open keep-alive or streaming connections) get to finish after a
 /// shutdown signal before the process stops anyway.
@@ -38,6 +39,7 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let bootstrap = token::bootstrap(store.as_ref(), config.bootstrap_token.as_ref()).await?;
+    let first_user = user::bootstrap(store.clone(), config.bootstrap_password.as_ref()).await?;
 
     if load_demo {
         let options =
@@ -64,6 +66,14 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
         }
         Bootstrap::AlreadyConfigured => {}
     }
+    match &first_user {
+        user::Bootstrap::Generated(password) => print_user_banner(&base_url, password.expose()),
+        user::Bootstrap::FromConfig => println!(
+            "Created the console user '{}' (admin) with the password from REBOUND_BOOTSTRAP_PASSWORD.",
+            user::BOOTSTRAP_USERNAME
+        ),
+        user::Bootstrap::AlreadyConfigured => {}
+    }
     println!("Rebound {} listening on {base_url}", env!("CARGO_PKG_VERSION"));
     // Flush so whoever waits for the line above sees it now, not at exit.
     std::io::stdout().flush().ok();
@@ -75,6 +85,8 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     let app = router(state.clone());
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    // With each connection's address: the sign-in rate limit counts attempts per client address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(rebound_server::without_nagle(listener), app).with_graceful_shutdown(async move {
         // Resolves once `true` is sent (or the sender is gone, which also means "stop").
         let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -177,6 +189,20 @@ fn print_banner(base_url: &str, secret: &str) {
     println!();
     println!("  API docs:  {base_url}/api/docs");
     println!("  More tokens: rebound token create --role admin|supervisor|monitor|agent");
+    println!("{rule}");
+}
+
+/// The one time a generated password for the first console user is shown (stdout, never the log).
+fn print_user_banner(base_url: &str, password: &str) {
+    let rule = "=".repeat(78);
+    println!("{rule}");
+    println!("  Rebound created the console user '{}' (role admin).", user::BOOTSTRAP_USERNAME);
+    println!("  Its password is shown ONLY THIS ONCE (only an Argon2 hash is stored):");
+    println!();
+    println!("  password: {password}");
+    println!();
+    println!("  Sign in: POST {base_url}/api/v1/session {{\"username\": \"admin\", \"password\": \"…\"}}");
+    println!("  Change it: rebound user passwd admin    More users: rebound user add --username … --role …");
     println!("{rule}");
 }
 

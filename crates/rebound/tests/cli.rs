@@ -22,6 +22,9 @@ const REBOUND_VARS: &[&str] = &[
     "REBOUND_RETENTION_DAYS",
     "REBOUND_LOG",
     "REBOUND_BOOTSTRAP_TOKEN",
+    "REBOUND_BOOTSTRAP_PASSWORD",
+    "REBOUND_SECURE_COOKIES",
+    "REBOUND_USER_PASSWORD",
     "REBOUND_MAX_BODY_BYTES",
     "REBOUND_MAX_IMPORT_BODY_BYTES",
     "REBOUND_CONFIG",
@@ -90,6 +93,11 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// The first user's password from its banner, if one was printed.
+    fn bootstrap_password(&self) -> Option<String> {
+        self.startup_output.iter().find_map(|l| l.trim().strip_prefix("password: ").map(|t| t.trim().to_string()))
     }
 
     /// The secret from the bootstrap banner, if one was printed.
@@ -211,6 +219,64 @@ async fn token_create_makes_a_monitor_token_that_reads_but_cannot_write() {
         .unwrap()
         .status();
     assert_eq!(status, 403);
+    assert!(server.terminate().success());
+}
+
+/// Signs in over HTTP: the status.
+async fn sign_in(server: &Server, username: &str, password: &str) -> reqwest::StatusCode {
+    let body = serde_json::json!({"username": username, "password": password});
+    reqwest::Client::new().post(server.url("/api/v1/session")).json(&body).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn first_start_prints_the_admin_users_password_once_and_user_commands_manage_people() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let dir = data.to_str().unwrap();
+    let server = Server::start(&data, &[]);
+    let password = server.bootstrap_password().expect("a fresh store prints the admin user's password");
+    assert!(password.len() >= 12);
+    assert_eq!(sign_in(&server, "admin", &password).await, 200);
+
+    // Passwords come from the environment (or stdin), never from an argument.
+    let out = run(
+        &["user", "add", "--username", "sue", "--role", "supervisor", "--data-dir", dir],
+        &[("REBOUND_USER_PASSWORD", "sue's long password")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sign_in(&server, "sue", "sue's long password").await, 200);
+    let short = run(
+        &["user", "add", "--username", "tim", "--role", "monitor", "--data-dir", dir],
+        &[("REBOUND_USER_PASSWORD", "short")],
+    );
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 12"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+
+    let mut passwd = rebound(&["user", "passwd", "sue", "--data-dir", dir], &[]).stdin(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(passwd.stdin.as_mut().unwrap(), b"a brand new password\n").unwrap();
+    assert!(passwd.wait().unwrap().success());
+    assert_eq!(sign_in(&server, "sue", "sue's long password").await, 401);
+    assert_eq!(sign_in(&server, "sue", "a brand new password").await, 200);
+
+    let out = run(&["user", "disable", "sue", "--data-dir", dir], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sign_in(&server, "sue", "a brand new password").await, 401);
+    assert!(!run(&["user", "disable", "nobody", "--data-dir", dir], &[]).status.success());
+    assert!(server.terminate().success());
+
+    // A restart prints no new password; the configured one is used only on a fresh store.
+    let server = Server::start(&data, &[("REBOUND_BOOTSTRAP_PASSWORD", "ignored because users exist")]);
+    assert_eq!(server.bootstrap_password(), None);
+    assert_eq!(sign_in(&server, "admin", &password).await, 200);
+    assert!(server.terminate().success());
+    let fresh = tmp.path().join("fresh");
+    let server = Server::start(&fresh, &[("REBOUND_BOOTSTRAP_PASSWORD", "operator chosen pw")]);
+    assert_eq!(server.bootstrap_password(), None, "a configured password is never printed");
+    assert_eq!(sign_in(&server, "admin", "operator chosen pw").await, 200);
     assert!(server.terminate().success());
 }
 

@@ -1,14 +1,17 @@
 //! Writing CSV (RFC 4180) for the export and the Cancellation Summary Report: quoting, and
-//! neutralising spreadsheet formulas in free text.
+//! neutralising spreadsheet formulas in every cell.
 //!
 //! Written here rather than with the `csv` crate because the rules are few and exact — quote a
 //! cell that holds `,` `"` CR or LF, double its quotes, end rows with CRLF — and the part that needs
-//! care, formula injection, is ours either way: a cell of **free text** (notes, names, who did it,
-//! wrap codes, reasons — anything a client typed) that starts with `=`, `+`, `-`, `@`, a tab or a
-//! CR is prefixed with `'`, so a spreadsheet shows it as text instead of running it. **Values Rebound
-//! generates or validated** (ids, E.164 numbers, instants, counts, state names) are written exactly
-//! as the JSON API shows them: none can carry a formula, and a consumer joining the export with the
-//! API must see the same text (`+442073794334`, a priority of `-1`).
+//! care, formula injection, is ours either way: **every** cell that starts with `=`, `+`, `-`, `@`,
+//! a tab or a CR is prefixed with `'`, so a spreadsheet shows it as text instead of running it (the
+//! OWASP "CSV injection" rule). That includes values Rebound generated or validated: an E.164 number
+//! is written `'+442073794334` and a priority of `-1` as `'-1`. Exempting them would make the
+//! safety of a file depend on every column's validation staying perfect forever; the price is that
+//! a program joining the export with the API strips one leading `'` (`docs/SECURITY.md` says so).
+//!
+//! [`Row::value`] and [`Row::text`] therefore write the same thing; both names stay so callers say
+//! what they mean (a value Rebound produced, text a client typed).
 
 /// The characters that make a spreadsheet read a cell as a formula.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -31,11 +34,9 @@ impl<'a> Row<'a> {
         self.first = false;
     }
 
-    /// A value Rebound produced or validated: quoted if needed, never altered.
+    /// A value Rebound produced or validated: formula starts neutralised, quoted if needed.
     pub fn value(&mut self, cell: &str) -> &mut Self {
-        self.separate();
-        quote_into(self.out, cell, false);
-        self
+        self.text(cell)
     }
 
     /// An optional value: empty when absent.
@@ -122,23 +123,24 @@ mod tests {
     }
 
     #[test]
-    fn free_text_starting_like_a_formula_is_prefixed_but_values_are_not() {
+    fn every_cell_starting_like_a_formula_is_prefixed() {
         assert_eq!(
-            row(&[("=SUM(A1)", true), ("+1", true), ("-2", true), ("@x", true), ("\tx", true)]),
-            "'=SUM(A1),'+1,'-2,'@x,'\tx\r\n"
+            row(&[("=SUM(A1)", true), ("+1", true), ("-2", true), ("@x", true), ("\tx", true), ("\rx", true)]),
+            "'=SUM(A1),'+1,'-2,'@x,'\tx,\"'\rx\"\r\n"
         );
-        assert_eq!(row(&[("+442073794334", false), ("-1", false)]), "+442073794334,-1\r\n");
+        // Values Rebound produced too: E.164 numbers and negative numbers.
+        assert_eq!(row(&[("+442073794334", false), ("-1", false), ("=x", false)]), "'+442073794334,'-1,'=x\r\n");
         // Inside quotes the prefix comes after the opening quote, so it is part of the cell.
         assert_eq!(row(&[("=HYPERLINK(\"x\",\"y\")", true)]), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"\r\n");
         // Only the start counts.
-        assert_eq!(row(&[("a=b", true)]), "a=b\r\n");
+        assert_eq!(row(&[("a=b", true), ("1-2", false)]), "a=b,1-2\r\n");
     }
 
     #[test]
     fn what_is_written_reads_back_with_an_independent_parser() {
-        let cells = ["plain", "a,b", "q\"uote", "multi\r\nline", "=1+1", "", " spaced "];
+        let cells = ["plain", "a,b", "q\"uote", "multi\r\nline", "=1+1", "", " spaced ", "+4420"];
         let mut out = String::new();
-        header(&mut out, &["h1", "h2", "h3", "h4", "h5", "h6", "h7"]);
+        header(&mut out, &["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8"]);
         let mut row = Row::start(&mut out);
         for cell in cells {
             row.text(cell);
@@ -148,6 +150,6 @@ mod tests {
         let records: Vec<::csv::StringRecord> = reader.records().map(|r| r.expect("a valid record")).collect();
         assert_eq!(records.len(), 1);
         let read: Vec<&str> = records[0].iter().collect();
-        assert_eq!(read, ["plain", "a,b", "q\"uote", "multi\r\nline", "'=1+1", "", " spaced "]);
+        assert_eq!(read, ["plain", "a,b", "q\"uote", "multi\r\nline", "'=1+1", "", " spaced ", "'+4420"]);
     }
 }

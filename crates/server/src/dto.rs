@@ -4,6 +4,10 @@
 //! Request bodies carry raw text where a value needs a domain rule to be read (phones, times,
 //! hours): the service layer parses those, so a bad value is a 422 naming its rule rather than a
 //! generic 400. Responses reuse the domain records (`rebound_domain::model`) as they are.
+//!
+//! Every request body here refuses unknown fields (`tests/hardening_api.rs` checks that each
+//! documented request schema is closed). Text lengths and list sizes are not repeated on these
+//! types: `hardening::limits` bounds them by field name for every body before it reaches a handler.
 
 use jiff::Timestamp;
 use rebound_domain::access::Role;
@@ -262,10 +266,10 @@ pub struct WrapCodePatch {
 pub struct TokenCreate {
     pub name: String,
     pub role: Role,
-    /// Campaign scopes arrive in a later release; only `null` is accepted now.
+    /// The campaigns and queues the token may see and act on; absent or `null` = all. Admin tokens
+    /// are never scoped.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub scope: Option<Value>,
+    pub scope: Option<rebound_domain::access::Scope>,
     /// RFC 3339; absent = never expires.
     pub expires_at: Option<String>,
 }
@@ -276,8 +280,7 @@ pub struct TokenCreated {
     pub id: i64,
     pub name: String,
     pub role: Role,
-    #[schema(value_type = Option<Object>)]
-    pub scope: Option<Value>,
+    pub scope: Option<rebound_domain::access::Scope>,
     pub token: String,
     pub expires_at: Option<Timestamp>,
 }
@@ -288,11 +291,12 @@ pub struct TokenInfo {
     pub id: i64,
     pub name: String,
     pub role: Role,
-    #[schema(value_type = Option<Object>)]
-    pub scope: Option<Value>,
+    pub scope: Option<rebound_domain::access::Scope>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub revoked: bool,
+    /// When a request last used it (recorded at most about once a minute).
+    pub last_used_at: Option<Timestamp>,
 }
 
 // ---- callbacks ---------------------------------------------------------------------------------

@@ -8,12 +8,13 @@
 //! |---|---|---|
 //! | 400 | the request cannot be read: malformed JSON, wrong content type, unknown or missing field, a value of the wrong JSON type, an unreadable query string | `malformed_json`, `unknown_field`, `invalid_request` |
 //! | 401 | no, unknown, expired or revoked bearer token (with `WWW-Authenticate: Bearer`) | `unauthorized` |
-//! | 403 | the token's role may not do this | `forbidden` |
+//! | 403 | the caller's role may not do this; the object is outside the caller's campaign scope; a cookie-authenticated change without its CSRF token | `forbidden`, `out_of_scope`, `csrf` |
 //! | 404 | no such resource, or no such route | `not_found` |
 //! | 405 | the route exists but not with this method | `method_not_allowed` |
 //! | 409 | the request conflicts with stored state | `duplicate_callback` (`details.existing_id`), `slot_full` (`details.proposed_slots`), `illegal_transition` (`details.state`), `incompatible_fields` (`details.missing`, `details.extra`), `already_recreated` (`details.recreated_as`), `not_offered` (the callback is not offered to / held by the caller), `no_outbound_campaign`, `no_queue`, `conflict`, `idempotency_key_reused` |
 //! | 413 | the body is larger than the configured limit | `payload_too_large` |
-//! | 422 | the request was read but a value is not acceptable | `invalid_phone`, `premium_rate_number`, `invalid_region`, `invalid_timezone`, `invalid_time`, `nonexistent_local_time`, `ambiguous_local_time`, `time_in_past`, `beyond_horizon`, `invalid_hours`, `campaign_not_outbound`, `agent_not_in_campaign`, `queue_not_in_campaign`, `campaign_not_inbound`, `no_auto_callback_list`, `unknown_reference`, `validation_failed` |
+//! | 422 | the request was read but a value is not acceptable (a text or list over its input limit is `validation_failed` with `details.field` and `details.max`, see `hardening::limits`) | `invalid_phone`, `premium_rate_number`, `invalid_region`, `invalid_timezone`, `invalid_time`, `nonexistent_local_time`, `ambiguous_local_time`, `time_in_past`, `beyond_horizon`, `invalid_hours`, `campaign_not_outbound`, `agent_not_in_campaign`, `queue_not_in_campaign`, `campaign_not_inbound`, `no_auto_callback_list`, `unknown_reference`, `validation_failed` |
+//! | 429 | too many requests: sign-in attempts, or intake (`POST /callbacks`, `/callbacks/import`, `/campaigns/{id}/auto-callbacks`) per client or per phone number (`hardening::rate`); with `Retry-After` and `details.retry_after_secs` | `rate_limited` |
 //! | 500 | a server fault (`StoreError::Backend`, a caught panic) — logged once with `tracing`, answered with a generic message so internals never leak | `internal_error` |
 //! | 503 | `/readyz` when the store is unreachable | `unavailable` |
 //!
@@ -40,8 +41,9 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String, details: Value },
     /// 401: missing or unusable credentials.
     Unauthorized { message: String },
-    /// 403: authenticated, but the role may not do this.
-    Forbidden { message: String },
+    /// 403: authenticated, but the role (`forbidden`) or the scope (`out_of_scope`) does not allow this,
+    /// or a session's CSRF token is missing (`csrf`).
+    Forbidden { code: &'static str, message: String },
     /// 404: no such resource or route.
     NotFound { message: String },
     /// 405: the route exists but not for this method.
@@ -50,6 +52,8 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String, details: Value },
     /// 413: the body is too large.
     PayloadTooLarge { message: String },
+    /// 429: slow down; try again after `retry_after_secs`.
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// 422: a value is not acceptable.
     Unprocessable { code: &'static str, message: String, details: Value },
     /// 500: a server fault. The text is logged, never sent.
@@ -113,7 +117,12 @@ impl ApiError {
     }
 
     pub fn forbidden() -> Self {
-        ApiError::Forbidden { message: "your role may not do this".into() }
+        ApiError::Forbidden { code: "forbidden", message: "your role may not do this".into() }
+    }
+
+    /// 403 `out_of_scope`: the object exists but lies outside the caller's campaigns and queues.
+    pub fn out_of_scope(message: impl Into<String>) -> Self {
+        ApiError::Forbidden { code: "out_of_scope", message: message.into() }
     }
 
     /// Adds (or replaces) `details` on the variants that carry them; a field name on a 422 is
@@ -148,6 +157,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -161,12 +171,15 @@ impl ApiError {
             | ApiError::Conflict { code, message, details }
             | ApiError::Unprocessable { code, message, details } => (*code, message.clone(), details.clone()),
             ApiError::Unauthorized { message } => ("unauthorized", message.clone(), json!({})),
-            ApiError::Forbidden { message } => ("forbidden", message.clone(), json!({})),
+            ApiError::Forbidden { code, message } => (*code, message.clone(), json!({})),
             ApiError::NotFound { message } => ("not_found", message.clone(), json!({})),
             ApiError::MethodNotAllowed => {
                 ("method_not_allowed", "this resource does not support that method".to_string(), json!({}))
             }
             ApiError::PayloadTooLarge { message } => ("payload_too_large", message.clone(), json!({})),
+            ApiError::TooManyRequests { message, retry_after_secs } => {
+                ("rate_limited", message.clone(), json!({"retry_after_secs": retry_after_secs}))
+            }
             ApiError::Internal(_) => (
                 "internal_error",
                 "the server failed to handle this request; it has been logged".to_string(),
@@ -195,6 +208,11 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(ErrorBody { error: self.to_object() })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyRequests { retry_after_secs, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -2,14 +2,16 @@
 //! unreadable request still gets the contract's error body.
 //!
 //! - [`Json`]: the JSON response wrapper (and an eager body extractor). Bodies are read with the
-//!   content type checked, the size limit mapped to 413 and serde errors classified into
-//!   `malformed_json` / `unknown_field` / `invalid_request`.
+//!   content type checked, the size limit mapped to 413, serde errors classified into
+//!   `malformed_json` / `unknown_field` / `invalid_request`, and then the input limits of
+//!   `hardening::limits` checked (422 naming the field).
 //! - [`Body`]: a JSON body whose parse result is only answered when the handler asks (after its
 //!   permission check), with the raw bytes kept for idempotency fingerprints; an optional body
 //!   reads as its default when absent ([`Body::value_or_default`]).
 //! - [`Path`]: a path parameter; one that cannot be read names no resource, so it is a 404.
 //! - [`Params`]: the query string as ordered pairs, for repeatable filters (`state=A&state=B`),
-//!   with typed getters that reject unknown and repeated parameters.
+//!   with typed getters that reject unknown and repeated parameters; a query string over the input
+//!   limits is refused before a handler sees it.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -22,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::hardening::limits;
 
 /// A JSON response (and a JSON body where no permission check must come first).
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,7 +40,8 @@ pub struct Body<T> {
 }
 
 impl<T> Body<T> {
-    /// The parsed body, or the 400 explaining why it could not be read.
+    /// The parsed body, or the 400 explaining why it could not be read (or the 422 naming a value
+    /// over the input limits).
     pub fn value(self) -> Result<T, ApiError> {
         self.parsed
     }
@@ -88,17 +92,10 @@ where
                 mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
-        let raw = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(inner) if inner.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge { message: "the request body is larger than this endpoint accepts".into() }
-            }
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge { message: "the request body is larger than this endpoint accepts".into() }
-            }
-            _ => ApiError::bad_request("invalid_request", "the request body could not be read"),
-        })?;
+        let raw = read_bytes(req, state).await?;
         let parsed = if is_json {
-            parse_json(&raw)
+            // Shape first (400 for an unknown field), then the input limits (422 naming the field).
+            parse_json(&raw).and_then(|value| limits::check_json(&raw).map(|()| value))
         } else {
             Err(ApiError::bad_request(
                 "invalid_request",
@@ -107,6 +104,24 @@ where
         };
         Ok(Body { raw, parsed })
     }
+}
+
+/// Reads a whole body within the limit a `DefaultBodyLimit` layer set (413 beyond it).
+async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(inner) if inner.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge { message: "the request body is larger than this endpoint accepts".into() }
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge { message: "the request body is larger than this endpoint accepts".into() }
+        }
+        _ => ApiError::bad_request("invalid_request", "the request body could not be read"),
+    })
+}
+
+/// Reads a whole body as [`Body`] does, for middleware that must see it before the handler.
+pub(crate) async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
+    read_bytes(req, &()).await
 }
 
 /// Parses JSON text into `T`, classifying failures into the contract's 400 codes.
@@ -177,8 +192,16 @@ pub struct Params {
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
+    /// Refuses a query string over the input limits (`hardening::limits`).
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+        let raw = parts.uri.query().unwrap_or("");
+        if raw.len() > limits::MAX_QUERY_LEN {
+            // Not even decoded: the check below refuses it by its length.
+            limits::check_query(raw, &[])?;
+        }
+        let params = Params::parse(raw);
+        limits::check_query(raw, &params.pairs)?;
+        Ok(params)
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Layers, outside in: [`api`] (routes, extraction, responses — thin), [`service`] (every business
 //! rule, calling `rebound-domain` for the rules and `rebound-store` for persistence — no SQL here),
-//! with [`auth`], [`error`], [`extract`], [`dto`] and [`csv`] as the shared vocabulary.
+//! with [`auth`], [`error`], [`extract`], [`dto`] and [`csv`] as the shared vocabulary, and
+//! [`hardening`] (input limits, intake rate limits, security headers) around every request.
 //!
 //! The binary builds an [`AppState`] from a store, a clock and an [`AppConfig`], serves
 //! [`router`], starts the dispatch engine ([`AppState::engine`]) and the [`retention`] task.
@@ -13,8 +14,10 @@ pub mod api;
 pub mod auth;
 pub mod csv;
 pub mod dto;
+pub mod dto_access;
 pub mod error;
 pub mod extract;
+pub mod hardening;
 pub mod retention;
 pub mod service;
 
@@ -36,6 +39,12 @@ pub struct AppConfig {
     pub max_import_body_bytes: usize,
     /// The dispatch engine's settings. Its `retention_days` is always taken from the field above.
     pub engine: EngineConfig,
+    /// Mark the console's session cookie `Secure` (sent over HTTPS only). Turn on whenever clients
+    /// reach Rebound over TLS (directly or through a TLS-terminating proxy); default off so a plain
+    /// `http://localhost` console works.
+    pub secure_cookies: bool,
+    /// Rate limits on public intake (see [`hardening::rate`]).
+    pub rate_limits: hardening::rate::RateLimits,
 }
 
 impl Default for AppConfig {
@@ -45,6 +54,8 @@ impl Default for AppConfig {
             max_body_bytes: 1024 * 1024,
             max_import_body_bytes: 32 * 1024 * 1024,
             engine: EngineConfig::default(),
+            secure_cookies: false,
+            rate_limits: hardening::rate::RateLimits::default(),
         }
     }
 }
@@ -57,9 +68,12 @@ pub struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Arc<AppConfig>,
     pub(crate) tokens: Arc<auth::TokenCache>,
+    /// Sign-in throttling, token-use recording and the dummy password hash (see [`auth`]).
+    pub(crate) access: Arc<auth::AccessState>,
     pub(crate) config_cache: Arc<service::ConfigCache>,
     pub(crate) engine: Arc<Engine>,
     pub(crate) live: Arc<service::live::LiveHub>,
+    pub(crate) limiter: Arc<hardening::rate::IntakeLimiter>,
 }
 
 impl AppState {
@@ -71,10 +85,12 @@ impl AppState {
         let engine = Engine::new(store.clone(), clock.clone(), config.engine.clone());
         AppState {
             live: Arc::new(service::live::LiveHub::new(store.clone())),
+            limiter: Arc::new(hardening::rate::IntakeLimiter::new(&config.rate_limits)),
             store,
             clock,
             settings: Arc::new(config),
             tokens: Arc::default(),
+            access: Arc::default(),
             config_cache: Arc::default(),
             engine,
         }

@@ -106,7 +106,7 @@ async fn probes_answer_without_authentication() {
 }
 
 /// Every route the server registers, as documented paths.
-const EXPECTED_PATHS: [&str; 43] = [
+const EXPECTED_PATHS: [&str; 47] = [
     "/api/v1/agents",
     "/api/v1/agents/{id}",
     "/api/v1/agents/{id}/callbacks",
@@ -140,7 +140,11 @@ const EXPECTED_PATHS: [&str; 43] = [
     "/api/v1/queues/{id}/availability",
     "/api/v1/reports/cancellations/{report}",
     "/api/v1/search",
+    "/api/v1/session",
     "/api/v1/tokens",
+    "/api/v1/tokens/{id}",
+    "/api/v1/users",
+    "/api/v1/users/{id}",
     "/api/v1/wrap-codes",
     "/api/v1/wrap-codes/{id}",
     "/api/v1/wraps",
@@ -160,7 +164,7 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-    let expected: BTreeSet<String> = EXPECTED_PATHS[..40].iter().map(|p| p.to_string()).collect();
+    let expected: BTreeSet<String> = EXPECTED_PATHS[..44].iter().map(|p| p.to_string()).collect();
     assert_eq!(documented, expected);
 
     // Every documented operation is routed: no 404 "no such route", no 405, no server fault.
@@ -209,9 +213,9 @@ async fn the_openapi_document_describes_exactly_the_routes_the_router_serves() {
             assert!(reply.body.is_object() || status == 204 || is_csv, "{method} {path}: not JSON or CSV");
         }
     }
-    assert!(operations >= 62, "{operations} operations");
+    assert!(operations >= 69, "{operations} operations");
     // The served extras are there too.
-    for extra in &EXPECTED_PATHS[40..] {
+    for extra in &EXPECTED_PATHS[44..] {
         let response = app.client.get(app.url(extra)).send().await.unwrap();
         assert!(response.status().is_success() || response.status().is_redirection(), "{extra}");
     }

@@ -1,4 +1,4 @@
-//! Handlers for API tokens (`ManageAccess`: admins only).
+//! Handlers for API tokens (`ManageAccess`: admins only): create, list, revoke.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::*;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Body, Json, Params};
+use crate::extract::{Body, Json, Params, Path};
 use crate::service::{access as service, page_request};
 
 #[utoipa::path(post, path = "/tokens", tag = "access", request_body = TokenCreate,
@@ -46,6 +46,23 @@ pub async fn list_tokens(
     Ok(Json(service::list_tokens(&state, page_request(&params)?).await?))
 }
 
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "access",
+    params(("id" = i64, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "Revoked: the token is kept (marked revoked) and answers 401 from now on", body = TokenInfo),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Only admins manage tokens", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    ))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<TokenInfo>> {
+    caller.require(Permission::ManageAccess)?;
+    Ok(Json(service::revoke_token(&state, id).await?))
+}
+
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_tokens, create_token))
+    OpenApiRouter::new().routes(routes!(list_tokens, create_token)).routes(routes!(revoke_token))
 }

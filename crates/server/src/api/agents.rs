@@ -52,8 +52,8 @@ pub async fn put_presence(
         (status = 404, description = "No such agent", body = ErrorBody),
     ))]
 pub async fn get_offer(State(state): State<AppState>, caller: Caller, Path(id): Path<AgentId>) -> ApiResult<Response> {
-    caller.require(Permission::AgentActions)?;
-    Ok(match service::offer(&state, id).await? {
+    let principal = caller.require(Permission::AgentActions)?;
+    Ok(match service::offer(&state, principal, id).await? {
         Some(offered) => Json(offered).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -74,8 +74,8 @@ pub async fn agent_events(
     caller: Caller,
     Path(id): Path<AgentId>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    caller.require(Permission::AgentActions)?;
-    let offers = service::offer_updates(&state, id).await?;
+    let principal = caller.require(Permission::AgentActions)?;
+    let offers = service::offer_updates(&state, principal, id).await?;
     Ok(with_keep_alive(offers.map(|offer| Ok(json_event(Event::default().event("offer"), &offer)))))
 }
 
@@ -160,8 +160,8 @@ pub async fn agent_callbacks(
     Path(id): Path<AgentId>,
     params: Params,
 ) -> ApiResult<Json<Paged<CallbackView>>> {
-    caller.require(Permission::AgentActions)?;
-    Ok(Json(service::agent_callbacks(&state, id, &params).await?))
+    let principal = caller.require(Permission::AgentActions)?;
+    Ok(Json(service::agent_callbacks(&state, principal, id, &params).await?))
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {

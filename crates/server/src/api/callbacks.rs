@@ -101,9 +101,9 @@ pub async fn list_callbacks(
     caller: Caller,
     params: Params,
 ) -> ApiResult<Json<Paged<CallbackView>>> {
-    caller.require(Permission::ReadCallbacks)?;
+    let principal = caller.require(Permission::ReadCallbacks)?;
     let query = service::ListQuery::parse(&params)?;
-    Ok(Json(service::list(&state, query).await?))
+    Ok(Json(service::list(&state, principal, query).await?))
 }
 
 #[utoipa::path(get, path = "/callbacks/{id}", tag = "callbacks",
@@ -119,8 +119,8 @@ pub async fn get_callback(
     caller: Caller,
     Path(id): Path<CallbackId>,
 ) -> ApiResult<Json<CallbackView>> {
-    caller.require(Permission::ReadCallbacks)?;
-    Ok(Json(service::get(&state, id).await?))
+    let principal = caller.require(Permission::ReadCallbacks)?;
+    Ok(Json(service::get(&state, principal, id).await?))
 }
 
 #[utoipa::path(get, path = "/callbacks/{id}/events", tag = "callbacks",
@@ -136,8 +136,8 @@ pub async fn callback_events(
     caller: Caller,
     Path(id): Path<CallbackId>,
 ) -> ApiResult<Json<Vec<CallbackEvent>>> {
-    caller.require(Permission::ReadCallbacks)?;
-    Ok(Json(service::events(&state, id).await?))
+    let principal = caller.require(Permission::ReadCallbacks)?;
+    Ok(Json(service::events(&state, principal, id).await?))
 }
 
 #[utoipa::path(get, path = "/search", tag = "callbacks", params(SearchParams),
@@ -149,8 +149,8 @@ pub async fn callback_events(
         (status = 422, description = "No q given", body = ErrorBody),
     ))]
 pub async fn search(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Json<SearchResults>> {
-    caller.require(Permission::ReadCallbacks)?;
-    Ok(Json(service::search(&state, &params).await?))
+    let principal = caller.require(Permission::ReadCallbacks)?;
+    Ok(Json(service::search(&state, principal, &params).await?))
 }
 
 #[utoipa::path(get, path = "/queues/{id}/availability", tag = "queues",
@@ -168,8 +168,8 @@ pub async fn queue_availability(
     Path(id): Path<QueueId>,
     params: Params,
 ) -> ApiResult<Json<Availability>> {
-    caller.require(Permission::ReadCallbacks)?;
-    Ok(Json(service::availability(&state, id, &params).await?))
+    let principal = caller.require(Permission::ReadCallbacks)?;
+    Ok(Json(service::availability(&state, principal, id, &params).await?))
 }
 
 /// Every callback route; the import and bulk-cancel routes accept the larger import body limit.

@@ -59,8 +59,9 @@ macro_rules! config_resource {
             caller: Caller,
             Path(id): Path<i64>,
         ) -> ApiResult<Json<$model>> {
-            caller.require(Permission::ReadConfig)?;
-            Ok(Json(service::$get_s(&state, id).await?))
+            let principal = caller.require(Permission::ReadConfig)?;
+            let found = service::$get_s(&state, id).await?;
+            Ok(Json(service::shown(&state, principal, found).await?))
         }
 
         #[utoipa::path(patch, path = $item, tag = $tag, request_body = $patch,
@@ -121,9 +122,9 @@ macro_rules! config_list {
             caller: Caller,
             params: Params,
         ) -> ApiResult<Json<Paged<$model>>> {
-            caller.require(Permission::ReadConfig)?;
+            let principal = caller.require(Permission::ReadConfig)?;
             params.only(&["page", "page_size"])?;
-            Ok(Json(service::$s(&state, page_request(&params)?).await?))
+            Ok(Json(service::$s(&state, principal, page_request(&params)?).await?))
         }
     };
 }
@@ -160,10 +161,10 @@ config_resource! {
         (status = 422, description = "Invalid paging", body = ErrorBody),
     ))]
 pub async fn list_leads(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Json<Paged<Lead>>> {
-    caller.require(Permission::ReadConfig)?;
+    let principal = caller.require(Permission::ReadConfig)?;
     params.only(&["list_id", "page", "page_size"])?;
     let list_id = params.number::<ListId>("list_id")?;
-    Ok(Json(service::list_leads(&state, list_id, page_request(&params)?).await?))
+    Ok(Json(service::list_leads(&state, principal, list_id, page_request(&params)?).await?))
 }
 
 config_resource! {

@@ -42,8 +42,8 @@ where
         (status = 422, description = "Invalid filter value, or a sort other than desired_time", body = ErrorBody),
     ))]
 pub async fn export_callbacks(State(state): State<AppState>, caller: Caller, params: Params) -> ApiResult<Response> {
-    caller.require(Permission::Export)?;
-    let chunks = service::export(&state, &params).await?;
+    let principal = caller.require(Permission::Export)?;
+    let chunks = service::export(&state, principal, &params).await?;
     Ok(csv_attachment("callbacks.csv", chunks))
 }
 
@@ -61,8 +61,8 @@ pub async fn cancellation_report(
     caller: Caller,
     Path(report): Path<String>,
 ) -> ApiResult<Response> {
-    caller.require(Permission::BulkCancel)?;
-    let found = service::cancellation_report(&state, &report).await?;
+    let principal = caller.require(Permission::BulkCancel)?;
+    let found = service::cancellation_report(&state, principal, &report).await?;
     let filename = format!("cancellations-{}.csv", found.report_id);
     Ok(csv_attachment(&filename, service::report_csv(found)))
 }

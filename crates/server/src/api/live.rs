@@ -81,7 +81,7 @@ pub async fn events(
     headers: HeaderMap,
     params: Params,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    caller.require(Permission::ReadCallbacks)?;
+    let principal = caller.require(Permission::ReadCallbacks)?.clone();
     params.only(&["after", "callback_id"])?;
     let after = start_after(&headers, &params)?;
     let only: Vec<CallbackId> = params
@@ -94,6 +94,7 @@ pub async fn events(
         .collect::<ApiResult<_>>()?;
     let subscription = state.live.subscribe(after).await?;
     let stream = live::filtered(subscription, move |event| only.is_empty() || only.contains(&event.callback_id));
+    let stream = live::within_scope(state.store.clone(), principal, stream);
     Ok(with_keep_alive(stream.map(|item| {
         Ok(match item {
             LiveItem::Event(event) => json_event(Event::default().id(event.id.to_string()).event("callback"), &*event),

@@ -14,6 +14,8 @@ pub mod exports;
 pub mod intake;
 pub mod live;
 pub mod operations;
+pub mod session;
+pub mod users;
 
 use std::any::Any;
 
@@ -35,6 +37,7 @@ use crate::auth;
 use crate::dto::Health;
 use crate::error::{ApiError, ErrorBody, ErrorObject};
 use crate::extract::Json;
+use crate::hardening;
 
 /// Where the API lives.
 pub const API_BASE: &str = "/api/v1";
@@ -60,7 +63,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "agents", description = "People who make callbacks: configuration, presence, offers, outcomes, wraps"),
         (name = "diallers", description = "Customer-first diallers: leases and outcome batches"),
         (name = "wrap-codes", description = "Interaction codes, optionally creating callbacks"),
-        (name = "access", description = "API tokens"),
+        (name = "access", description = "Users, console sessions and API tokens"),
         (name = "operations", description = "Health probes and metrics"),
     )
 )]
@@ -117,7 +120,11 @@ pub fn openapi_router(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(intake::routes())
         .routes(routes!(live::events))
         .merge(access::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        .merge(users::routes())
+        .merge(session::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        // Signing in is the one API route that needs no credentials.
+        .merge(session::sign_in_routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_BASE, v1)
         .routes(routes!(healthz))
@@ -132,8 +139,12 @@ pub fn app(state: AppState) -> Router {
     api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .fallback(unknown_route)
         .layer(middleware::map_response(error_body_for_bare_errors))
+        // Inside the body limit, which it reads bodies within.
+        .layer(middleware::from_fn_with_state(state.clone(), hardening::rate::limit_intake))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside the panic catcher, so a 500 carries them too.
+        .layer(middleware::from_fn(hardening::headers::security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // Method and path only: query strings can carry phone numbers, which are never logged.
             tracing::info_span!("http", http.method = %request.method(), http.path = %request.uri().path())

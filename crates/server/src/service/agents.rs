@@ -6,8 +6,10 @@
 //! errors (`EngineError` → [`ApiError`]) and adds what the engine does not know about: the
 //! Add-to-Queue callback an outcome's wrap code asks for (see [`super::intake`]).
 //!
-//! Tokens are not yet tied to agents (users arrive later): any token with `AgentActions` may act
-//! for any agent; the engine still refuses an answer from an agent the callback is not offered to.
+//! Who may act for which agent is `service::scope`'s rule: a user of role `agent` acts only as
+//! their own agent (answers, outcomes and presence are theirs; dialler leases are not), while a
+//! token with `AgentActions` (an integration) acts for any agent its scope covers. The engine still
+//! refuses an answer from an agent the callback is not offered to.
 
 use std::collections::HashSet;
 
@@ -23,13 +25,32 @@ use crate::extract::Params;
 use crate::service::callbacks::{self, FILTER_PARAMS, ListQuery, Lookups, MAX_NOTES_LEN, Prepared, view};
 use crate::service::intake::{self, WrapContext};
 use crate::service::live::LiveItem;
+use crate::service::scope::{self, Visible};
 
 /// The most outcomes one `POST /dialer/outcomes` may carry.
 pub const MAX_DIALER_OUTCOMES: usize = 1_000;
 
-/// The agent, or 404.
-async fn agent(state: &AppState, id: AgentId) -> ApiResult<std::sync::Arc<Agent>> {
-    Lookups::new(state).await?.agent(id).await?.ok_or_else(|| ApiError::not_found("agent"))
+/// The agent the principal acts for: its own (another is a 403), or for an unbound principal any
+/// agent its scope can see (another is a 404).
+async fn acting_for(state: &AppState, principal: &Principal, id: AgentId) -> ApiResult<std::sync::Arc<Agent>> {
+    scope::check_acts_for(principal, id)?;
+    let mut lookups = Lookups::new(state).await?;
+    let agent = lookups.agent(id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    if principal.agent_id.is_none() && principal.scope.is_some() {
+        let snapshot = state.config_cache.snapshot(state.store.as_ref()).await?;
+        let visible = Visible::of(principal, &snapshot).agent(&agent);
+        return scope::visible_or_404(agent, visible, "agent");
+    }
+    Ok(agent)
+}
+
+/// For a scoped caller, 404 unless the callback is in its scope.
+async fn check_callback_in_scope(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<()> {
+    if principal.scope.is_some() {
+        let callback = state.store.get_callback(id).await?.ok_or_else(|| ApiError::not_found("callback"))?;
+        scope::check_callback_visible(principal, &callback)?;
+    }
+    Ok(())
 }
 
 fn check_notes(notes: Option<&str>) -> ApiResult<()> {
@@ -57,13 +78,17 @@ pub async fn set_presence(
             "presence is ready, not_ready or offline; busy is set while the agent handles a callback",
         ));
     }
-    agent(state, agent_id).await?;
+    acting_for(state, principal, agent_id).await?;
     Ok(state.engine.set_presence(agent_id, input.presence, &principal.actor).await?)
 }
 
 /// `GET /agents/{id}/offer`: the callback offered to (or being handled by) the agent.
-pub async fn offer(state: &AppState, agent_id: AgentId) -> ApiResult<Option<CallbackView>> {
-    agent(state, agent_id).await?;
+pub async fn offer(state: &AppState, principal: &Principal, agent_id: AgentId) -> ApiResult<Option<CallbackView>> {
+    acting_for(state, principal, agent_id).await?;
+    current_offer(state, agent_id).await
+}
+
+async fn current_offer(state: &AppState, agent_id: AgentId) -> ApiResult<Option<CallbackView>> {
     let offered = state.engine.offer(agent_id).await?;
     Ok(offered.map(|cb| view(cb, state.clock.now())))
 }
@@ -75,7 +100,9 @@ pub async fn accept(
     id: CallbackId,
     input: OfferAnswer,
 ) -> ApiResult<CallbackView> {
-    let accepted = state.engine.accept(id, input.agent_id, &principal.actor).await?;
+    let agent_id = scope::own_agent(principal, input.agent_id)?;
+    check_callback_in_scope(state, principal, id).await?;
+    let accepted = state.engine.accept(id, agent_id, &principal.actor).await?;
     Ok(view(accepted, state.clock.now()))
 }
 
@@ -86,7 +113,9 @@ pub async fn reject(
     id: CallbackId,
     input: OfferAnswer,
 ) -> ApiResult<CallbackView> {
-    let rejected = state.engine.reject(id, input.agent_id, &principal.actor).await?;
+    let agent_id = scope::own_agent(principal, input.agent_id)?;
+    check_callback_in_scope(state, principal, id).await?;
+    let rejected = state.engine.reject(id, agent_id, &principal.actor).await?;
     Ok(view(rejected, state.clock.now()))
 }
 
@@ -146,7 +175,19 @@ pub async fn outcome(
     input: OutcomeRequest,
 ) -> ApiResult<OutcomeView> {
     check_notes(input.notes.as_deref())?;
-    let holder = holder(input.agent_id, input.lease_id)?;
+    let agent_id = match principal.agent_id {
+        // An agent reports for themselves, never for a dialler's lease.
+        Some(_) if input.lease_id.as_ref().is_some_and(|l| !l.is_empty()) => {
+            return Err(ApiError::Forbidden {
+                code: "forbidden",
+                message: "an agent reports outcomes of their own calls, not of dialler leases".into(),
+            });
+        }
+        Some(_) => scope::own_agent(principal, input.agent_id)?,
+        None => input.agent_id,
+    };
+    check_callback_in_scope(state, principal, id).await?;
+    let holder = holder(agent_id, input.lease_id)?;
     let wrap_code = clean_wrap_code(input.wrap_code);
     let mut lookups = Lookups::new(state).await?;
 
@@ -154,8 +195,7 @@ pub async fn outcome(
     if let Some(code) = &wrap_code {
         let current = state.store.get_callback(id).await?.ok_or_else(|| ApiError::not_found("callback"))?;
         if let Some(wrap) = intake::find_wrap_code(state, current.campaign_id, code).await? {
-            wrap_callback =
-                prepare_outcome_wrap(&mut lookups, &current, &wrap, input.agent_id, &principal.actor).await?;
+            wrap_callback = prepare_outcome_wrap(&mut lookups, &current, &wrap, agent_id, &principal.actor).await?;
         }
     }
     let report = OutcomeReport { outcome: input.outcome, holder, wrap_code, notes: input.notes };
@@ -165,11 +205,17 @@ pub async fn outcome(
 }
 
 /// `GET /agents/{id}/callbacks`: the list of `GET /callbacks` restricted to the agent's callbacks,
-/// for an agent allowed to open it.
-pub async fn agent_callbacks(state: &AppState, agent_id: AgentId, params: &Params) -> ApiResult<Paged<CallbackView>> {
-    let agent = agent(state, agent_id).await?;
+/// for an agent allowed to open it (and within the caller's scope).
+pub async fn agent_callbacks(
+    state: &AppState,
+    principal: &Principal,
+    agent_id: AgentId,
+    params: &Params,
+) -> ApiResult<Paged<CallbackView>> {
+    let agent = acting_for(state, principal, agent_id).await?;
     if !agent.can_view_callback_list {
         return Err(ApiError::Forbidden {
+            code: "forbidden",
             message: format!("agent {agent_id} may not open the callback list (can_view_callback_list is false)"),
         });
     }
@@ -178,11 +224,19 @@ pub async fn agent_callbacks(state: &AppState, agent_id: AgentId, params: &Param
     params.only(&allowed)?;
     let mut query = ListQuery::parse(params)?;
     query.filter.filter.agent_ids = vec![agent_id];
-    callbacks::list(state, query).await
+    callbacks::list(state, principal, query).await
 }
 
 /// `POST /dialer/claim`.
 pub async fn claim(state: &AppState, principal: &Principal, input: ClaimBody) -> ApiResult<Items<CallbackView>> {
+    scope::require_not_agent_bound(principal)?;
+    // A claim takes callbacks of any queue of the campaign: the whole campaign must be in scope.
+    if principal.scope.as_ref().is_some_and(|s| !s.campaigns.contains(&input.campaign_id)) {
+        return Err(ApiError::out_of_scope(format!(
+            "campaign {} is not (wholly) in your scope; a dialler claims from whole campaigns",
+            input.campaign_id
+        )));
+    }
     let limits = state.engine.config();
     if input.max == 0 || input.max > limits.max_claim {
         return Err(ApiError::invalid_field("max", format!("max must be between 1 and {}", limits.max_claim)));
@@ -218,6 +272,7 @@ pub async fn dialer_outcomes(
     principal: &Principal,
     input: DialerOutcomes,
 ) -> ApiResult<Items<DialerOutcomeResult>> {
+    scope::require_not_agent_bound(principal)?;
     if input.items.len() > MAX_DIALER_OUTCOMES {
         return Err(ApiError::invalid_field(
             "items",
@@ -251,12 +306,23 @@ pub async fn dialer_outcomes(
             .collect()
     };
 
+    // A scoped dialler reports only on callbacks in its scope; others are unknown to it.
+    let in_scope: Vec<bool> = if principal.scope.is_some() {
+        let found = state.store.get_callbacks(input.items.iter().map(|i| i.id).collect()).await?;
+        found.iter().map(|c| c.as_ref().is_none_or(|c| principal.sees_callback(c.campaign_id, c.queue_id))).collect()
+    } else {
+        vec![true; input.items.len()]
+    };
+
     let mut lookups = Lookups::new(state).await?;
     let mut reports = Vec::with_capacity(input.items.len());
     let mut positions = Vec::with_capacity(input.items.len());
     let mut wraps: Vec<Option<Prepared>> = Vec::with_capacity(input.items.len());
     for (index, item) in input.items.into_iter().enumerate() {
         let checked = async {
+            if !in_scope[index] {
+                return Err(ApiError::not_found("callback"));
+            }
             check_notes(item.notes.as_deref())?;
             let wrap_code = clean_wrap_code(item.wrap_code);
             let mut prepared = None;
@@ -324,12 +390,13 @@ fn concerns(event: &CallbackEvent, agent_id: AgentId, offered: Option<CallbackId
 /// time an event concerning the agent arrives.
 pub async fn offer_updates(
     state: &AppState,
+    principal: &Principal,
     agent_id: AgentId,
 ) -> ApiResult<impl futures::Stream<Item = Option<CallbackView>> + Send + 'static + use<>> {
-    agent(state, agent_id).await?;
+    acting_for(state, principal, agent_id).await?;
     // Subscribe before reading the offer: a change in between is seen as an event.
     let subscription = state.live.subscribe(None).await?;
-    let current = offer(state, agent_id).await?;
+    let current = current_offer(state, agent_id).await?;
     struct Follow {
         state: AppState,
         subscription: crate::service::live::Subscription,
@@ -356,7 +423,7 @@ pub async fn offer_updates(
             if !relevant {
                 continue;
             }
-            match offer(&follow.state, agent_id).await {
+            match current_offer(&follow.state, agent_id).await {
                 Ok(current) => {
                     follow.offered = current.as_ref().map(|v| v.callback.id).or(follow.offered);
                     return Some((current, follow));

@@ -6,10 +6,15 @@
 //! `Store::bulk_cancel`, which works in batches (other writes interleave between them), applies
 //! the transition table to each callback inside its transaction (a callback that reached
 //! `PROCESSING` a moment before is skipped, never half-cancelled) and writes the report.
+//!
+//! A scoped caller cancels only what its scope covers ([`super::scope`]): named ids outside it are
+//! answered as unknown ids are (skipped, `state: null`, "not found"; they are not in the report);
+//! a range is narrowed like the list. A scope of campaigns *and* queues cannot be one store filter,
+//! so its range is first read into ids (at most [`MAX_BULK_IDS`]).
 
 use rebound_domain::access::Principal;
 use rebound_domain::model::CallbackId;
-use rebound_store::{BulkCancelRequest, BulkSelection, CallbackFilter};
+use rebound_store::{BulkCancelRequest, BulkSelection, CallbackFilter, SkippedCallback};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -17,7 +22,9 @@ use crate::dto::{BulkCancelBody, BulkCancelResult, SkippedView};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
 use crate::service::callbacks::{FILTER_PARAMS, FilterQuery};
+use crate::service::export::EXPORT_PAGE;
 use crate::service::operations::clean_reason;
+use crate::service::scope;
 
 /// The most ids one request may name (a range has no limit: the store works in batches).
 pub const MAX_BULK_IDS: usize = 100_000;
@@ -99,6 +106,7 @@ pub async fn bulk_cancel(state: &AppState, principal: &Principal, body: BulkCanc
         (None, Some(range)) => BulkSelection::Filter(range_filter(state, &range).await?),
         _ => return Err(ApiError::invalid_field("ids", "give either ids or all_in_range (exactly one)")),
     };
+    let (selection, hidden) = within_scope(state, principal, selection).await?;
     let request = BulkCancelRequest {
         report_id: uuid::Uuid::now_v7().to_string(),
         selection,
@@ -129,9 +137,81 @@ pub async fn bulk_cancel(state: &AppState, principal: &Principal, body: BulkCanc
         skipped: summary
             .skipped
             .into_iter()
+            .chain(hidden)
             .map(|s| SkippedView { id: s.id, state: s.state, reason: s.reason })
             .collect(),
     })
+}
+
+/// The selection narrowed to the caller's scope, and the named ids it hid (answered as unknown).
+async fn within_scope(
+    state: &AppState,
+    principal: &Principal,
+    selection: BulkSelection,
+) -> ApiResult<(BulkSelection, Vec<SkippedCallback>)> {
+    if principal.scope.is_none() {
+        return Ok((selection, Vec::new()));
+    }
+    match selection {
+        BulkSelection::Ids(ids) => {
+            let found = state.store.get_callbacks(ids.clone()).await?;
+            let (mut kept, mut hidden) = (Vec::with_capacity(ids.len()), Vec::new());
+            for (id, callback) in ids.into_iter().zip(found) {
+                match callback {
+                    Some(cb) if !principal.sees_callback(cb.campaign_id, cb.queue_id) => {
+                        hidden.push(SkippedCallback { id, state: None, reason: "not found".into() })
+                    }
+                    // Unknown ids stay: the store reports them.
+                    _ => kept.push(id),
+                }
+            }
+            Ok((ids_or_nothing(kept), hidden))
+        }
+        BulkSelection::Filter(filter) => {
+            let snapshot = state.config_cache.snapshot(state.store.as_ref()).await?;
+            let mut parts = scope::narrow(principal, filter, &snapshot);
+            let selection = match parts.len() {
+                // Nothing in scope: a filter that matches nothing still writes an (empty) report.
+                0 => ids_or_nothing(Vec::new()),
+                1 => BulkSelection::Filter(parts.remove(0)),
+                _ => ids_or_nothing(ids_of(state, &parts).await?),
+            };
+            Ok((selection, Vec::new()))
+        }
+    }
+}
+
+/// `ids`, or (when there are none) a filter that matches nothing: the store still writes the
+/// (empty) report, so the answer's `report_id` names one.
+fn ids_or_nothing(ids: Vec<CallbackId>) -> BulkSelection {
+    if ids.is_empty() {
+        BulkSelection::Filter(CallbackFilter { phones: Some(Vec::new()), ..CallbackFilter::default() })
+    } else {
+        BulkSelection::Ids(ids)
+    }
+}
+
+/// Every callback id the filters match (at most [`MAX_BULK_IDS`]), read page by page.
+async fn ids_of(state: &AppState, parts: &[CallbackFilter]) -> ApiResult<Vec<CallbackId>> {
+    let mut ids = Vec::new();
+    for part in parts {
+        let mut after = None;
+        loop {
+            let page = state.store.export_callbacks(part, false, after, EXPORT_PAGE).await?;
+            ids.extend(page.iter().map(|c| c.id));
+            if ids.len() > MAX_BULK_IDS {
+                return Err(ApiError::invalid_field(
+                    "all_in_range",
+                    format!("the range selects more than {MAX_BULK_IDS} callbacks in your scope; narrow it"),
+                ));
+            }
+            match page.last() {
+                Some(last) if page.len() >= EXPORT_PAGE as usize => after = Some((last.desired_time, last.id)),
+                _ => break,
+            }
+        }
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Params, json_error};
+use crate::service::scope::{self, Visible};
 use crate::service::{ConfigSnapshot, page_request};
 
 /// The most items one import request may carry.
@@ -418,6 +419,7 @@ pub async fn create(
     if let Some(first) = replayed(state, idempotency.as_ref(), now).await? {
         return Ok((first, true));
     }
+    scope::check_callback_target(principal, input.campaign_id, input.queue_id)?;
     let mut lookups = Lookups::new(state).await?;
     let Prepared { mut new, campaign, queue, display_tz } =
         prepare(&mut lookups, input, &principal.actor, now, Intake::Api).await?;
@@ -536,7 +538,10 @@ pub async fn import(
         }
         results.push(ImportItemResult { index, id: None, replayed: false, error: None });
         let prepared = match serde_json::from_value::<CallbackCreate>(item) {
-            Ok(input) => prepare(&mut lookups, input, &principal.actor, now, Intake::Import).await,
+            Ok(input) => match scope::check_callback_target(principal, input.campaign_id, input.queue_id) {
+                Ok(()) => prepare(&mut lookups, input, &principal.actor, now, Intake::Import).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(json_error(&e)),
         };
         match prepared {
@@ -588,8 +593,10 @@ pub async fn import(
 }
 
 /// `GET /callbacks/{id}`: the view with the queue position and estimated wait of a waiting one.
-pub async fn get(state: &AppState, id: CallbackId) -> ApiResult<CallbackView> {
+/// Outside the caller's scope it does not exist (404).
+pub async fn get(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<CallbackView> {
     let callback = state.store.get_callback(id).await?.ok_or_else(|| ApiError::not_found("callback"))?;
+    scope::check_callback_visible(principal, &callback)?;
     let estimate = match callback.state {
         CallbackState::Queued | CallbackState::Routing => state.engine.wait_estimate(&callback).await?,
         _ => None,
@@ -602,7 +609,13 @@ pub async fn get(state: &AppState, id: CallbackId) -> ApiResult<CallbackView> {
     Ok(shown)
 }
 
-pub async fn events(state: &AppState, id: CallbackId) -> ApiResult<Vec<CallbackEvent>> {
+/// `GET /callbacks/{id}/events`. A scoped caller sees the history of callbacks in scope only, so
+/// not that of a deleted one (whose campaign is no longer known).
+pub async fn events(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<Vec<CallbackEvent>> {
+    if principal.scope.is_some() {
+        let callback = state.store.get_callback(id).await?.ok_or_else(|| ApiError::not_found("callback"))?;
+        scope::check_callback_visible(principal, &callback)?;
+    }
     let events = state.store.callback_events(id).await?;
     // A deleted callback keeps its history; an id that never existed has none.
     if events.is_empty() && state.store.get_callback(id).await?.is_none() {
@@ -773,20 +786,40 @@ async fn phone_candidates(state: &AppState, text: &str) -> ApiResult<Vec<String>
     Ok(phone::search_candidates(text, &regions).into_iter().map(PhoneNumber::into_string).collect())
 }
 
-pub async fn list(state: &AppState, query: ListQuery) -> ApiResult<Paged<CallbackView>> {
+/// `GET /callbacks` (and an agent's list): the filter narrowed to the caller's scope
+/// ([`scope::narrow`]); a scope of campaigns *and* queues is read as two parts and merged.
+pub async fn list(state: &AppState, principal: &Principal, query: ListQuery) -> ApiResult<Paged<CallbackView>> {
     let now = state.clock.now();
     let filter = query.filter.resolve(state, now).await?;
-    let found = state.store.list_callbacks(&filter, query.sort, query.page).await?;
+    let snapshot = state.config_cache.snapshot(state.store.as_ref()).await?;
+    let mut parts = scope::narrow(principal, filter, &snapshot);
+    let found = match parts.len() {
+        0 => Paged { items: Vec::new(), page: query.page.page, page_size: query.page.page_size, total: 0 },
+        1 => {
+            let part = parts.remove(0);
+            let found = state.store.list_callbacks(&part, query.sort, query.page).await?;
+            Paged { items: found.items, page: query.page.page, page_size: query.page.page_size, total: found.total }
+        }
+        _ => {
+            let depth = scope::merged_depth(query.page)?;
+            let mut pages = Vec::with_capacity(parts.len());
+            for part in &parts {
+                pages.push(state.store.list_callbacks(part, query.sort, depth).await?);
+            }
+            scope::merge_pages(pages, query.page, |a, b| scope::compare_callbacks(a, b, query.sort))
+        }
+    };
     Ok(Paged {
         items: found.items.into_iter().map(|c| view(c, now)).collect(),
-        page: query.page.page,
-        page_size: query.page.page_size,
+        page: found.page,
+        page_size: found.page_size,
         total: found.total,
     })
 }
 
 /// `GET /search?q=`: by id when `q` is a UUID, else by phone in any format; all time, all states.
-pub async fn search(state: &AppState, params: &Params) -> ApiResult<SearchResults> {
+/// A scoped caller's results are filtered after the read (a search reads at most 1,000 rows).
+pub async fn search(state: &AppState, principal: &Principal, params: &Params) -> ApiResult<SearchResults> {
     params.only(&["q", "limit"])?;
     let q = params.one("q")?.map(str::trim).filter(|q| !q.is_empty());
     let q = q.ok_or_else(|| ApiError::invalid_field("q", "give q: a callback id or a phone number"))?;
@@ -802,14 +835,26 @@ pub async fn search(state: &AppState, params: &Params) -> ApiResult<SearchResult
             if phones.is_empty() { Vec::new() } else { state.store.search_callbacks(None, &phones, limit).await? }
         }
     };
-    Ok(SearchResults { items: found.into_iter().map(|c| view(c, now)).collect() })
+    let items = found
+        .into_iter()
+        .filter(|c| principal.sees_callback(c.campaign_id, c.queue_id))
+        .map(|c| view(c, now))
+        .collect();
+    Ok(SearchResults { items })
 }
 
 /// `GET /queues/{id}/availability`: the queue's slots over a range with capacity and bookings.
-pub async fn availability(state: &AppState, queue_id: QueueId, params: &Params) -> ApiResult<Availability> {
+pub async fn availability(
+    state: &AppState,
+    principal: &Principal,
+    queue_id: QueueId,
+    params: &Params,
+) -> ApiResult<Availability> {
     params.only(&["from", "to", "timezone"])?;
     let mut lookups = Lookups::new(state).await?;
     let queue = lookups.queue(queue_id).await?.ok_or_else(|| ApiError::not_found("queue"))?;
+    let visible = Visible::of(principal, &lookups.snapshot).queue(&queue);
+    let queue = scope::visible_or_404(queue, visible, "queue")?;
     let campaign = lookups
         .campaign(queue.campaign_id)
         .await?

@@ -4,6 +4,10 @@
 //!
 //! Every write drops the configuration snapshot ([`super::ConfigCache`]) so the next request sees
 //! it. Deleting something still referred to is refused by the store (409 `conflict`).
+//!
+//! Reads are filtered to the caller's scope ([`super::scope::Visible`]): lists leave out what the
+//! scope does not cover and a single read of it answers 404 ([`shown`]). Writes are for admins,
+//! who are never scoped.
 
 use std::collections::BTreeSet;
 
@@ -20,6 +24,8 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
 use crate::service::paginate;
+use crate::service::scope::{self, Scoped, Visible};
+use rebound_domain::access::Principal;
 
 const MAX_NAME_LEN: usize = 200;
 const MAX_WINDOW_SECS: u32 = 86_400;
@@ -158,8 +164,41 @@ pub async fn get_campaign(state: &AppState, id: CampaignId) -> ApiResult<Campaig
     state.store.get_campaign(id).await?.ok_or_else(|| ApiError::not_found("campaign"))
 }
 
-pub async fn list_campaigns(state: &AppState, page: PageRequest) -> ApiResult<Paged<Campaign>> {
-    Ok(paginate(state.store.list_campaigns().await?, page))
+/// What the principal's scope lets it see (`None`: everything).
+async fn visible(state: &AppState, principal: &Principal) -> ApiResult<Option<Visible>> {
+    if principal.scope.is_none() {
+        return Ok(None);
+    }
+    let snapshot = state.config_cache.snapshot(state.store.as_ref()).await?;
+    Ok(Some(Visible::of(principal, &snapshot)))
+}
+
+/// `object` if the principal's scope covers it, else 404.
+pub async fn shown<T: Scoped>(state: &AppState, principal: &Principal, object: T) -> ApiResult<T> {
+    match visible(state, principal).await? {
+        None => Ok(object),
+        Some(v) => {
+            let seen = object.seen_by(&v);
+            scope::visible_or_404(object, seen, T::WHAT)
+        }
+    }
+}
+
+/// One page of the objects the principal's scope covers.
+async fn shown_page<T: Scoped>(
+    state: &AppState,
+    principal: &Principal,
+    mut all: Vec<T>,
+    page: PageRequest,
+) -> ApiResult<Paged<T>> {
+    if let Some(v) = visible(state, principal).await? {
+        all.retain(|o| o.seen_by(&v));
+    }
+    Ok(paginate(all, page))
+}
+
+pub async fn list_campaigns(state: &AppState, principal: &Principal, page: PageRequest) -> ApiResult<Paged<Campaign>> {
+    shown_page(state, principal, state.store.list_campaigns().await?, page).await
 }
 
 /// Whether a campaign change moves the earliest dialable times of its callbacks.
@@ -276,8 +315,8 @@ pub async fn get_list(state: &AppState, id: ListId) -> ApiResult<List> {
     state.store.get_list(id).await?.ok_or_else(|| ApiError::not_found("list"))
 }
 
-pub async fn list_lists(state: &AppState, page: PageRequest) -> ApiResult<Paged<List>> {
-    Ok(paginate(state.store.list_lists().await?, page))
+pub async fn list_lists(state: &AppState, principal: &Principal, page: PageRequest) -> ApiResult<Paged<List>> {
+    shown_page(state, principal, state.store.list_lists().await?, page).await
 }
 
 pub async fn update_list(state: &AppState, id: ListId, patch: ListPatch) -> ApiResult<List> {
@@ -356,9 +395,35 @@ pub async fn get_lead(state: &AppState, id: LeadId) -> ApiResult<Lead> {
     state.store.get_lead(id).await?.ok_or_else(|| ApiError::not_found("lead"))
 }
 
-pub async fn list_leads(state: &AppState, list_id: Option<ListId>, page: PageRequest) -> ApiResult<Paged<Lead>> {
-    let found = state.store.list_leads(list_id, page).await?;
-    Ok(Paged { items: found.items, page: page.page, page_size: page.page_size, total: found.total })
+/// Leads are paged in the store. A scoped caller reads the leads of the lists its scope covers: one
+/// list as usual, several merged in id order (as the store orders them).
+pub async fn list_leads(
+    state: &AppState,
+    principal: &Principal,
+    list_id: Option<ListId>,
+    page: PageRequest,
+) -> ApiResult<Paged<Lead>> {
+    let lists = match (visible(state, principal).await?, list_id) {
+        (None, list_id) => vec![list_id],
+        (Some(v), Some(list_id)) if v.list(list_id) => vec![Some(list_id)],
+        (Some(_), Some(_)) => Vec::new(),
+        (Some(v), None) => v.lists().into_iter().map(Some).collect(),
+    };
+    match lists.as_slice() {
+        [] => Ok(Paged { items: Vec::new(), page: page.page, page_size: page.page_size, total: 0 }),
+        [one] => {
+            let found = state.store.list_leads(*one, page).await?;
+            Ok(Paged { items: found.items, page: page.page, page_size: page.page_size, total: found.total })
+        }
+        many => {
+            let depth = scope::merged_depth(page)?;
+            let mut pages = Vec::with_capacity(many.len());
+            for list_id in many {
+                pages.push(state.store.list_leads(*list_id, depth).await?);
+            }
+            Ok(scope::merge_pages(pages, page, |a, b| a.id.cmp(&b.id)))
+        }
+    }
 }
 
 pub async fn update_lead(state: &AppState, id: LeadId, patch: LeadPatch) -> ApiResult<Lead> {
@@ -422,8 +487,8 @@ pub async fn get_queue(state: &AppState, id: QueueId) -> ApiResult<Queue> {
     state.store.get_queue(id).await?.ok_or_else(|| ApiError::not_found("queue"))
 }
 
-pub async fn list_queues(state: &AppState, page: PageRequest) -> ApiResult<Paged<Queue>> {
-    Ok(paginate(state.store.list_queues().await?, page))
+pub async fn list_queues(state: &AppState, principal: &Principal, page: PageRequest) -> ApiResult<Paged<Queue>> {
+    shown_page(state, principal, state.store.list_queues().await?, page).await
 }
 
 pub async fn update_queue(state: &AppState, id: QueueId, patch: QueuePatch) -> ApiResult<Queue> {
@@ -509,8 +574,8 @@ pub async fn get_agent(state: &AppState, id: AgentId) -> ApiResult<Agent> {
     state.store.get_agent(id).await?.ok_or_else(|| ApiError::not_found("agent"))
 }
 
-pub async fn list_agents(state: &AppState, page: PageRequest) -> ApiResult<Paged<Agent>> {
-    Ok(paginate(state.store.list_agents().await?, page))
+pub async fn list_agents(state: &AppState, principal: &Principal, page: PageRequest) -> ApiResult<Paged<Agent>> {
+    shown_page(state, principal, state.store.list_agents().await?, page).await
 }
 
 pub async fn update_agent(state: &AppState, id: AgentId, patch: AgentPatch) -> ApiResult<Agent> {
@@ -601,8 +666,8 @@ pub async fn get_wrap_code(state: &AppState, id: WrapCodeId) -> ApiResult<WrapCo
     state.store.get_wrap_code(id).await?.ok_or_else(|| ApiError::not_found("wrap code"))
 }
 
-pub async fn list_wrap_codes(state: &AppState, page: PageRequest) -> ApiResult<Paged<WrapCode>> {
-    Ok(paginate(state.store.list_wrap_codes().await?, page))
+pub async fn list_wrap_codes(state: &AppState, principal: &Principal, page: PageRequest) -> ApiResult<Paged<WrapCode>> {
+    shown_page(state, principal, state.store.list_wrap_codes().await?, page).await
 }
 
 pub async fn update_wrap_code(state: &AppState, id: WrapCodeId, patch: WrapCodePatch) -> ApiResult<WrapCode> {

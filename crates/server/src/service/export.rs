@@ -6,19 +6,23 @@
 //! of the response body before reading the next — so memory stays flat however many millions of
 //! rows match, and a slow client slows the reads instead of filling a buffer. The filters are the
 //! list's (the same parsing), resolved once before the first byte, so the export is the list at
-//! one instant. Configuration names (campaign, list, queue, agent) are read once per export.
+//! one instant. Configuration names (campaign, list, queue, agent) are read once per export. A
+//! scoped caller's export is narrowed like the list; a scope of campaigns *and* queues reads two
+//! disjoint filters side by side and merges them in (desired time, id) order, still a page at a
+//! time.
 //!
 //! Instants are UTC RFC 3339 exactly as the JSON API writes them; `desired_time_local` is the
 //! desired time in the campaign's timezone, RFC 3339 with its offset. Cells follow
 //! [`crate::csv`] (quoting, formula neutralising of free text).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use futures::Stream;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use rebound_domain::access::Principal;
 use rebound_domain::model::*;
 use rebound_store::{CallbackFilter, CancellationReport, ExportCursor, SortField};
 
@@ -27,6 +31,7 @@ use crate::csv::{Row, header};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
 use crate::service::callbacks::{FILTER_PARAMS, FilterQuery, parse_sort};
+use crate::service::scope;
 
 /// Callbacks read (and written) per chunk.
 pub const EXPORT_PAGE: u32 = 5_000;
@@ -125,26 +130,73 @@ impl Names {
     }
 }
 
+/// One store filter of the export (a scope of campaigns *and* queues reads two, see
+/// `service::scope::narrow`), read a page at a time.
+struct Part {
+    filter: CallbackFilter,
+    after: Option<ExportCursor>,
+    buffer: VecDeque<Callback>,
+    done: bool,
+}
+
 /// Where the export stream is.
 struct Cursor {
     state: AppState,
-    filter: CallbackFilter,
+    parts: Vec<Part>,
     descending: bool,
     names: Arc<Names>,
-    /// The first page, read before the response started (so a failing store is a proper 500).
-    first: Option<Vec<Callback>>,
-    after: Option<ExportCursor>,
+    header_sent: bool,
     done: bool,
+}
+
+impl Cursor {
+    /// Reads the next page of every part whose buffer ran dry (and that has more).
+    async fn refill(&mut self) -> Result<(), rebound_store::StoreError> {
+        for part in &mut self.parts {
+            if part.buffer.is_empty() && !part.done {
+                let page =
+                    self.state.store.export_callbacks(&part.filter, self.descending, part.after, EXPORT_PAGE).await?;
+                match page.last() {
+                    Some(last) if page.len() >= EXPORT_PAGE as usize => part.after = Some((last.desired_time, last.id)),
+                    _ => part.done = true,
+                }
+                part.buffer.extend(page);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next callback in export order across the parts (`None`: a part must be refilled first,
+    /// or everything was read).
+    fn pop_next(&mut self) -> Option<Callback> {
+        if self.parts.iter().any(|p| p.buffer.is_empty() && !p.done) {
+            return None;
+        }
+        let descending = self.descending;
+        let key = |c: &Callback| (c.desired_time, c.id);
+        let best = self
+            .parts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.buffer.front().map(|c| (i, key(c))))
+            .reduce(|a, b| if (b.1 < a.1) != descending && b.1 != a.1 { b } else { a })?;
+        self.parts[best.0].buffer.pop_front()
+    }
+
+    fn exhausted(&self) -> bool {
+        self.parts.iter().all(|p| p.done && p.buffer.is_empty())
+    }
 }
 
 /// An export chunk that could not be produced: the store failed mid-stream (logged; the response
 /// is cut short, so the client sees an incomplete body rather than a silently short file).
 pub type ExportError = std::io::Error;
 
-/// `GET /callbacks.csv`: validates the filters and reads the first page, then answers the stream
-/// of CSV chunks (the header first).
+/// `GET /callbacks.csv`: validates the filters, narrows them to the caller's scope and reads the
+/// first page, then answers the stream of CSV chunks (the header first).
 pub async fn export(
     state: &AppState,
+    principal: &Principal,
     params: &Params,
 ) -> ApiResult<impl Stream<Item = Result<Bytes, ExportError>> + Send + 'static> {
     let allowed: Vec<&str> = FILTER_PARAMS.iter().copied().chain(["sort"]).collect();
@@ -156,65 +208,70 @@ pub async fn export(
     }
     let now = state.clock.now();
     let filter = query.resolve(state, now).await?;
+    let snapshot = state.config_cache.snapshot(state.store.as_ref()).await?;
+    let parts = scope::narrow(principal, filter, &snapshot)
+        .into_iter()
+        .map(|filter| Part { filter, after: None, buffer: VecDeque::new(), done: false })
+        .collect();
     let names = Arc::new(Names::load(state).await?);
-    let first = state.store.export_callbacks(&filter, sort.descending, None, EXPORT_PAGE).await?;
-    let cursor = Cursor {
-        state: state.clone(),
-        filter,
-        descending: sort.descending,
-        names,
-        first: Some(first),
-        after: None,
-        done: false,
-    };
+    let mut cursor =
+        Cursor { state: state.clone(), parts, descending: sort.descending, names, header_sent: false, done: false };
+    cursor.refill().await?;
     Ok(futures::stream::unfold(cursor, next_chunk))
 }
 
-/// The next chunk of the export: one page of rows (the first also carries the header).
+/// The next chunk of the export: up to one page of rows (the first also carries the header).
 async fn next_chunk(mut cursor: Cursor) -> Option<(Result<Bytes, ExportError>, Cursor)> {
     if cursor.done {
         return None;
     }
     let mut out = String::new();
-    let page = match cursor.first.take() {
-        Some(first) => {
-            header(&mut out, &EXPORT_COLUMNS);
-            first
-        }
-        None => {
-            let read =
-                cursor.state.store.export_callbacks(&cursor.filter, cursor.descending, cursor.after, EXPORT_PAGE).await;
-            match read {
-                Ok(page) => page,
-                Err(e) => {
+    if !cursor.header_sent {
+        header(&mut out, &EXPORT_COLUMNS);
+        cursor.header_sent = true;
+    }
+    out.reserve(EXPORT_PAGE as usize * 320);
+    let mut rows = 0;
+    while rows < EXPORT_PAGE as usize {
+        match cursor.pop_next() {
+            Some(callback) => {
+                cursor.names.write(&mut out, &callback);
+                rows += 1;
+            }
+            None if cursor.exhausted() => {
+                cursor.done = true;
+                break;
+            }
+            None => {
+                if let Err(e) = cursor.refill().await {
                     tracing::error!(error.cause = %e, "the export stopped: the store failed mid-stream");
                     cursor.done = true;
                     return Some((Err(std::io::Error::other("the export failed; it has been logged")), cursor));
                 }
             }
         }
-    };
-    if page.is_empty() && out.is_empty() {
+    }
+    if out.is_empty() {
         return None;
-    }
-    out.reserve(page.len() * 320);
-    for callback in &page {
-        cursor.names.write(&mut out, callback);
-    }
-    match page.last() {
-        Some(last) if page.len() >= EXPORT_PAGE as usize => cursor.after = Some((last.desired_time, last.id)),
-        _ => cursor.done = true,
     }
     // Rendering a page is CPU work; let other requests run between pages.
     tokio::task::yield_now().await;
     Some((Ok(Bytes::from(out)), cursor))
 }
 
-/// The kept report of a bulk cancel; `file` is `{report_id}.csv`.
-pub async fn cancellation_report(state: &AppState, file: &str) -> ApiResult<CancellationReport> {
+/// The kept report of a bulk cancel; `file` is `{report_id}.csv`. A scoped caller sees the lines
+/// of callbacks in its scope, and the report only if it made it or a line is left.
+pub async fn cancellation_report(state: &AppState, principal: &Principal, file: &str) -> ApiResult<CancellationReport> {
     let not_found = || ApiError::not_found("cancellation report");
     let id = file.strip_suffix(".csv").filter(|id| !id.is_empty() && id.len() <= 64).ok_or_else(not_found)?;
-    state.store.cancellation_report(id).await?.ok_or_else(not_found)
+    let mut report = state.store.cancellation_report(id).await?.ok_or_else(not_found)?;
+    if principal.scope.is_some() {
+        report.rows.retain(|r| r.state_before.is_some() && principal.sees_callback(r.campaign_id, r.queue_id));
+        if report.rows.is_empty() && report.actor != principal.actor {
+            return Err(not_found());
+        }
+    }
+    Ok(report)
 }
 
 /// Rows of the report written per chunk.

@@ -30,6 +30,7 @@ use crate::AppState;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
 use crate::service::callbacks::{Intake, Lookups, Prepared, prepare, replayed, store_or_propose, view};
+use crate::service::scope;
 
 const MAX_LEAD_NAME_LEN: usize = 200;
 
@@ -125,12 +126,14 @@ pub async fn auto_callback(
         )
         .with_details(json!({"campaign_id": outbound.id}))
     })?;
+    // Checked before the lead is touched: a refused request changes nothing.
+    scope::check_callback_target(principal, outbound.id, Some(queue.id))?;
 
     // The caller as a lead of the auto-callback list.
-    let lead = match state.store.find_lead_by_phone(list_id, phone.as_str()).await? {
-        Some(lead) => lead,
+    let (lead, lead_is_new) = match state.store.find_lead_by_phone(list_id, phone.as_str()).await? {
+        Some(lead) => (lead, false),
         None => {
-            state
+            let lead = state
                 .store
                 .create_lead(Lead {
                     id: 0,
@@ -141,7 +144,8 @@ pub async fn auto_callback(
                     data: DataFields::new(),
                     created_at: now,
                 })
-                .await?
+                .await?;
+            (lead, true)
         }
     };
 
@@ -160,12 +164,26 @@ pub async fn auto_callback(
         notes: None,
         data: DataFields::new(),
     };
-    let mut prepared = prepare(&mut lookups, request, &principal.actor, now, Intake::AutoCallback).await?;
-    prepared.new.callback.phone_raw = input.phone;
-    prepared.new.idempotency = idempotency;
-    prepared.new.event_details =
-        json!({"origin": Origin::AutoCallback.as_str(), "inbound_campaign_id": inbound_id, "list_id": list_id});
-    store_generated(&mut lookups, prepared, now).await
+    let created = async {
+        let mut prepared = prepare(&mut lookups, request, &principal.actor, now, Intake::AutoCallback).await?;
+        prepared.new.callback.phone_raw = input.phone;
+        prepared.new.idempotency = idempotency;
+        prepared.new.event_details =
+            json!({"origin": Origin::AutoCallback.as_str(), "inbound_campaign_id": inbound_id, "list_id": list_id});
+        store_generated(&mut lookups, prepared, now).await
+    }
+    .await;
+    // A refused callback (a duplicate, a full slot) must not leave the lead made for it behind. The
+    // lead needs an id before the callback can name it, so the two are separate writes; removing
+    // the new lead on refusal keeps a refused request from changing anything (only a crash between
+    // the two writes could leave a lead without its callback).
+    if created.is_err()
+        && lead_is_new
+        && let Err(e) = state.store.delete_lead(lead.id).await
+    {
+        tracing::warn!(lead = lead.id, error = %e, "could not remove the lead of a refused auto-callback");
+    }
+    created
 }
 
 // ---- Add-to-Queue wrap codes -------------------------------------------------------------------
@@ -294,6 +312,7 @@ pub async fn wrap(
     if let Some(first) = replayed(state, idempotency.as_ref(), now).await? {
         return Ok(Some((first, true)));
     }
+    scope::check_acts_for(principal, input.agent_id)?;
     let mut lookups = Lookups::new(state).await?;
     if lookups.agent(input.agent_id).await?.is_none() {
         return Err(ApiError::unknown_reference("agent_id", "agent", input.agent_id));
@@ -310,6 +329,9 @@ pub async fn wrap(
     };
     match prepare_add_to_queue(&mut lookups, &wrap, context, &principal.actor, now).await? {
         None => Ok(None),
-        Some(prepared) => Ok(Some(store_add_to_queue(&mut lookups, prepared, idempotency, now).await?)),
+        Some(prepared) => {
+            scope::check_callback_target(principal, prepared.new.callback.campaign_id, prepared.new.callback.queue_id)?;
+            Ok(Some(store_add_to_queue(&mut lookups, prepared, idempotency, now).await?))
+        }
     }
 }

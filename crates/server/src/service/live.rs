@@ -221,3 +221,58 @@ pub fn filtered(
         }
     })
 }
+
+/// Callbacks whose scope has been looked up for one stream, kept at most this many.
+const SCOPE_CACHE_MAX: usize = 10_000;
+
+/// `items` as a caller with `principal`'s scope may see them: an unscoped caller sees everything;
+/// a scoped one only events of callbacks in its scope (each callback's campaign and queue read
+/// once per stream, again after it is moved or transferred; a callback already deleted when its
+/// events are read is not shown).
+pub fn within_scope(
+    store: Arc<dyn Store>,
+    principal: rebound_domain::access::Principal,
+    items: impl futures::Stream<Item = LiveItem> + Send + 'static,
+) -> futures::stream::BoxStream<'static, LiveItem> {
+    use futures::StreamExt;
+    use rebound_domain::model::{CallbackId, CampaignId, QueueId};
+    use std::collections::HashMap;
+
+    if principal.scope.is_none() {
+        return items.boxed();
+    }
+    type Place = Option<(CampaignId, Option<QueueId>)>;
+    let cache: Arc<Mutex<HashMap<CallbackId, Place>>> = Arc::default();
+    items
+        .filter_map(move |item| {
+            let (store, principal, cache) = (store.clone(), principal.clone(), cache.clone());
+            async move {
+                let LiveItem::Event(event) = &item else { return Some(item) };
+                let mut places = cache.lock().await;
+                if matches!(event.action.as_str(), "moved" | "transferred") {
+                    places.remove(&event.callback_id);
+                }
+                let place = match places.get(&event.callback_id) {
+                    Some(place) => *place,
+                    None => {
+                        let place = match store.get_callback(event.callback_id).await {
+                            Ok(found) => found.map(|c| (c.campaign_id, c.queue_id)),
+                            Err(e) => {
+                                // Not shown, and not remembered: the next event asks again.
+                                tracing::warn!(error = %e, "live events: reading a callback's scope failed");
+                                return None;
+                            }
+                        };
+                        if places.len() >= SCOPE_CACHE_MAX {
+                            places.clear();
+                        }
+                        places.insert(event.callback_id, place);
+                        place
+                    }
+                };
+                let seen = place.is_some_and(|(campaign, queue)| principal.sees_callback(campaign, queue));
+                seen.then_some(item)
+            }
+        })
+        .boxed()
+}

@@ -12,6 +12,8 @@
 //! - [`bulk`]: bulk cancel and its kept report.
 //! - [`export`]: the streamed CSV export and the Cancellation Summary Report CSV.
 //! - [`access`]: API tokens.
+//! - [`users`]: console users; [`sessions`]: signing in and out, session cookies.
+//! - [`scope`]: which callbacks, configuration and agents a principal may see and act on.
 //! - [`agents`]: the agent and dialler protocol (presence, offers, outcomes, claims) over the engine.
 //! - [`intake`]: generated callbacks: auto-callbacks and Add-to-Queue wrap codes.
 //! - [`live`]: the live event hub behind the SSE streams.
@@ -28,6 +30,9 @@ pub mod export;
 pub mod intake;
 pub mod live;
 pub mod operations;
+pub mod scope;
+pub mod sessions;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -63,6 +63,7 @@ use crate::service::callbacks::{
     Intake, Lookups, MAX_NOTES_LEN, Prepared, campaign_plan, prepare, proposed_slots, replayed, slot_rules,
     store_or_propose, view,
 };
+use crate::service::scope;
 
 /// The longest cancel reason kept.
 pub const MAX_REASON_LEN: usize = 500;
@@ -70,9 +71,20 @@ pub const MAX_REASON_LEN: usize = 500;
 /// the read and the write: once, and once more on the fresh record.
 const ATTEMPTS: usize = 2;
 
-/// The callback, or 404.
-async fn load(state: &AppState, id: CallbackId) -> ApiResult<Callback> {
-    state.store.get_callback(id).await?.ok_or_else(|| ApiError::not_found("callback"))
+/// The callback, or 404 (also when it lies outside the caller's scope).
+async fn load(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<Callback> {
+    let callback = state.store.get_callback(id).await?.ok_or_else(|| ApiError::not_found("callback"))?;
+    scope::check_callback_visible(principal, &callback)?;
+    Ok(callback)
+}
+
+/// For a scoped caller, 404 unless the callback is in scope (an unscoped caller costs no read:
+/// the operation itself answers 404 for an unknown id).
+async fn check_in_scope(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<()> {
+    if principal.scope.is_some() {
+        load(state, principal, id).await?;
+    }
+    Ok(())
 }
 
 /// 409 `illegal_transition` about this callback, with its state in the details.
@@ -157,7 +169,15 @@ async fn apply(state: &AppState, principal: &Principal, id: CallbackId, change: 
     let mut attempt = 1;
     loop {
         let now = state.clock.now();
-        let current = load(state, id).await?;
+        let current = load(state, principal, id).await?;
+        if let Change::Edit(patch) = change {
+            // Moving or transferring it: the destination must be in scope too.
+            let campaign_id = patch.campaign_id.unwrap_or(current.campaign_id);
+            let queue_id = patch.queue_id.unwrap_or(current.queue_id);
+            if (campaign_id, queue_id) != (current.campaign_id, current.queue_id) {
+                scope::check_callback_target(principal, campaign_id, queue_id)?;
+            }
+        }
         let planned = match change {
             Change::Edit(patch) => plan_edit(&mut lookups, &current, patch, &principal.actor, now).await?,
             Change::Reschedule(input) => Some(
@@ -666,6 +686,7 @@ pub async fn cancel(
     input: CancelRequest,
 ) -> ApiResult<CallbackView> {
     let reason = clean_reason(input.reason)?;
+    check_in_scope(state, principal, id).await?;
     let now = state.clock.now();
     let request = TransitionRequest {
         id,
@@ -693,6 +714,7 @@ pub async fn cancel(
 
 /// `DELETE /callbacks/{id}`: the record goes; its history stays with a `deleted` tombstone.
 pub async fn delete(state: &AppState, principal: &Principal, id: CallbackId) -> ApiResult<()> {
+    check_in_scope(state, principal, id).await?;
     match state.store.delete_callback(id, &principal.actor, state.clock.now()).await {
         Ok(deleted) => {
             // An agent that held it is free again.
@@ -725,7 +747,7 @@ pub async fn recreate(
     if let Some(first) = replayed(state, idempotency.as_ref(), now).await? {
         return Ok((first, true));
     }
-    let original = load(state, id).await?;
+    let original = load(state, principal, id).await?;
     if original.state != CallbackState::Completed {
         return Err(illegal(
             &original,

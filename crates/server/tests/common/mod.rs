@@ -90,7 +90,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(ts(START)));
         let admin = auth::generate_token_secret();
         let admin_token = store
-            .create_token(NewToken::new("admin", Role::Admin, &auth::hash_token_secret(&admin), None))
+            .create_token(NewToken::new("admin", Role::Admin, auth::hash_token_secret(&admin), None))
             .await
             .expect("admin token");
         let admin_actor = format!("token:{}:{}", admin_token.id, admin_token.name);
@@ -99,7 +99,9 @@ impl TestApp {
         let addr = format!("http://{}", listener.local_addr().expect("local addr"));
         let app_router = router(state.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app_router).await.expect("serve");
+            // With the client's address, as the binary serves (the sign-in rate limit is per address).
+            let app = app_router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.expect("serve");
         });
         let mut app = TestApp {
             addr,
@@ -245,10 +247,59 @@ impl TestApp {
         let secret = auth::generate_token_secret();
         let token = self
             .store
-            .create_token(NewToken::new(role.as_str(), role, &auth::hash_token_secret(&secret), None))
+            .create_token(NewToken::new(role.as_str(), role, auth::hash_token_secret(&secret), None))
             .await
             .expect("token");
         (secret, format!("token:{}:{}", token.id, token.name))
+    }
+
+    /// A token of `role` limited to `scope` (`{"campaigns": [...], "queues": [...]}`), made through the API.
+    pub async fn scoped_token(&self, role: Role, scope: Value) -> String {
+        let body = json!({"name": format!("{role}-scoped"), "role": role.as_str(), "scope": scope});
+        let created = self.post("/tokens", body).await.expect(201);
+        created["token"].as_str().expect("a token secret").to_string()
+    }
+
+    /// A user made through the API with the password [`PASSWORD`]; `extra` overrides fields.
+    pub async fn create_user(&self, username: &str, role: Role, extra: Value) -> Value {
+        let mut body = json!({"username": username, "role": role.as_str(), "password": PASSWORD});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        self.post("/users", body).await.expect(201)
+    }
+
+    /// Signs in; the reply (status, headers with `Set-Cookie`, body).
+    pub async fn sign_in(&self, username: &str, password: &str) -> Reply {
+        let body = json!({"username": username, "password": password});
+        self.send(Method::POST, "/session", None, Some(&body)).await
+    }
+
+    /// Signs in and answers the console session (the cookie and the CSRF token).
+    pub async fn session(&self, username: &str) -> ConsoleSession {
+        let reply = self.sign_in(username, PASSWORD).await;
+        let cookie = set_cookie(&reply).expect("a session cookie");
+        let body = reply.expect(200);
+        let csrf = body["csrf_token"].as_str().expect("a CSRF token").to_string();
+        ConsoleSession { cookie, csrf }
+    }
+
+    /// Sends a request with a session cookie, with the session's CSRF token when `with_csrf`.
+    pub async fn send_as(
+        &self,
+        session: &ConsoleSession,
+        with_csrf: bool,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request =
+            self.client.request(method, self.url(path)).header("cookie", format!("rebound_session={}", session.cookie));
+        if with_csrf {
+            request = request.header("x-csrf-token", &session.csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Self::reply(request.send().await.expect("request")).await
     }
 
     pub async fn create_campaign(&self, name: &str, timezone: &str, region: &str) -> Value {
@@ -331,6 +382,23 @@ impl TestApp {
         let headers = response.headers().clone();
         (status, headers, response.text().await.expect("body"))
     }
+}
+
+/// The password [`TestApp::create_user`] gives every user.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in console: the session cookie's value and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct ConsoleSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// The value of the `rebound_session` cookie a reply sets (`None` if it sets none).
+pub fn set_cookie(reply: &Reply) -> Option<String> {
+    let header = reply.headers.get("set-cookie")?.to_str().ok()?;
+    let value = header.strip_prefix("rebound_session=")?.split(';').next()?;
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 /// One server-sent event.
