@@ -136,15 +136,17 @@ pub fn openapi_router(state: &AppState) -> OpenApiRouter<AppState> {
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = openapi_router(&state).split_for_parts();
     let max_body = state.settings.max_body_bytes;
-    api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+    let docs = hardening::headers::docs_routes(Router::from(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi)));
+    let app = api
+        .merge(docs)
         .fallback(unknown_route)
         .layer(middleware::map_response(error_body_for_bare_errors))
         // Inside the body limit, which it reads bodies within.
-        .layer(middleware::from_fn_with_state(state.clone(), hardening::rate::limit_intake))
+        .layer(hardening::rate::IntakeLimitLayer::new(state.clone()))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(CatchPanicLayer::custom(panic_response))
-        // Outside the panic catcher, so a 500 carries them too.
-        .layer(middleware::from_fn(hardening::headers::security_headers))
+        .layer(CatchPanicLayer::custom(panic_response));
+    // Outside the panic catcher, so a 500 carries them too.
+    hardening::headers::on_every_answer(app)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // Method and path only: query strings can carry phone numbers, which are never logged.
             tracing::info_span!("http", http.method = %request.method(), http.path = %request.uri().path())

@@ -33,15 +33,19 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::{BoxFuture, Either};
 use jiff::Timestamp;
 use rebound_domain::model::CampaignId;
 use rebound_domain::phone::PhoneNumber;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tower::{Layer, Service, ServiceExt};
 
 use crate::AppState;
 use crate::api::API_BASE;
@@ -234,11 +238,91 @@ async fn number_of(state: &AppState, route: IntakeRoute, raw: &Bytes) -> Option<
     PhoneNumber::parse(&phone, Some(&campaign.region)).ok().map(PhoneNumber::into_string)
 }
 
-/// Middleware (outside routing): applies the limits to the intake routes, passes everything else.
-pub async fn limit_intake(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(route) = IntakeRoute::of(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
+impl IntakeLimiter {
+    /// Whether any limit applies to `route` (else the request is passed on untouched).
+    fn applies_to(&self, route: IntakeRoute) -> bool {
+        self.per_client.is_some()
+            || match route {
+                IntakeRoute::Create => self.creates_per_number.is_some(),
+                IntakeRoute::AutoCallback(_) => self.auto_callbacks_per_number.is_some(),
+                IntakeRoute::Import => false,
+            }
+    }
+}
+
+/// The layer (outside routing) that applies the limits to the intake routes. A hand-written
+/// service rather than an axum `from_fn` middleware: a request no limit applies to (every
+/// non-intake request, and creates under the default limits) goes straight to the inner service,
+/// without the per-request clone of the inner service and the boxed future a `from_fn` layer costs
+/// (measured: two `from_fn` layers took 15% off durable single creates).
+#[derive(Clone)]
+pub struct IntakeLimitLayer {
+    state: AppState,
+}
+
+impl IntakeLimitLayer {
+    pub fn new(state: AppState) -> Self {
+        IntakeLimitLayer { state }
+    }
+}
+
+impl<S> Layer<S> for IntakeLimitLayer {
+    type Service = IntakeLimit<S>;
+
+    fn layer(&self, inner: S) -> IntakeLimit<S> {
+        IntakeLimit { state: self.state.clone(), inner }
+    }
+}
+
+/// See [`IntakeLimitLayer`].
+#[derive(Clone)]
+pub struct IntakeLimit<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> Service<Request> for IntakeLimit<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = IntakeRoute::of(request.method(), request.uri().path());
+        let Some(route) = route.filter(|r| self.state.limiter.applies_to(*r)) else {
+            return Either::Left(self.inner.call(request));
+        };
+        // The ready service answers this request; a fresh clone waits for the next one.
+        let fresh = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, fresh);
+        let state = self.state.clone();
+        Either::Right(Box::pin(async move { Ok(limit_intake(state, route, request, inner).await) }))
+    }
+}
+
+/// Passes `request` on to `inner`.
+async fn pass<S>(inner: S, request: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    match inner.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// Applies the limits of `route` to a request, then passes it on (or answers 429).
+async fn limit_intake<S>(state: AppState, route: IntakeRoute, request: Request, next: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let limiter = &state.limiter;
     if let Some(per_client) = &limiter.per_client
         && let Err(wait) = per_client.acquire(&client_key(&request), state.clock.now())
@@ -251,7 +335,7 @@ pub async fn limit_intake(State(state): State<AppState>, request: Request, next:
         IntakeRoute::Import => None,
     };
     let Some(per_number) = per_number.filter(|_| credential(request.headers()).is_some()) else {
-        return next.run(request).await;
+        return pass(next, request).await;
     };
 
     // The number is in the body: read it (within the body limit the `DefaultBodyLimit` layer put in
@@ -269,7 +353,7 @@ pub async fn limit_intake(State(state): State<AppState>, request: Request, next:
     {
         return rate_limited(wait, "too many callback requests for this number");
     }
-    let response = next.run(Request::from_parts(parts, Body::from(raw))).await;
+    let response = pass(next, Request::from_parts(parts, Body::from(raw))).await;
     if let Some(number) = &number
         && matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
     {
