@@ -14,8 +14,15 @@
 //!
 //! `Strict-Transport-Security` belongs to the TLS-terminating proxy (see `docs/SECURITY.md`).
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+use futures::FutureExt;
+use tower::{Layer, Service};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The policy of the console and the API.
@@ -27,27 +34,71 @@ pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-/// The Swagger UI's routes (its page, its files and the OpenAPI document it reads) with their own policy and `Cache-Control: no-cache` (its static files
-/// may be kept but are revalidated), set before the outer headers, which then leave them alone.
+/// The Swagger UI's routes (its page, its files and the OpenAPI document it reads) with their own
+/// policy and `Cache-Control: no-cache` (its static files may be kept but are revalidated), set
+/// before the outer headers, which then leave them alone.
 pub fn docs_routes<S: Clone + Send + Sync + 'static>(docs: Router<S>) -> Router<S> {
     docs.layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
 }
 
-/// Sets the headers above on every response of `app`. Static header layers, not a middleware
-/// function: they add no boxed future and no service clone per request (a `from_fn` layer did, at a
-/// measured cost on the hot create path).
+/// Sets the headers above on every response of `app`, in one layer whose future is the inner
+/// future plus a function call: no boxed future, no service clone per request (a `from_fn`
+/// middleware cost both, measurably, on the hot create path), and one layer rather than six.
 pub fn on_every_answer<S: Clone + Send + Sync + 'static>(app: Router<S>) -> Router<S> {
-    let set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
-    let unless_set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    app.layer(unless_set(header::CONTENT_SECURITY_POLICY, CONSOLE_CSP))
-        .layer(unless_set(header::CACHE_CONTROL, "no-store"))
-        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(header::REFERRER_POLICY, "no-referrer"))
-        .layer(set(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+    app.layer(SecurityHeadersLayer)
+}
+
+/// See [`on_every_answer`].
+#[derive(Debug, Clone, Copy)]
+pub struct SecurityHeadersLayer;
+
+impl<S> Layer<S> for SecurityHeadersLayer {
+    type Service = SecurityHeaders<S>;
+
+    fn layer(&self, inner: S) -> SecurityHeaders<S> {
+        SecurityHeaders { inner }
+    }
+}
+
+/// See [`on_every_answer`].
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders<S> {
+    inner: S,
+}
+
+type Answer = Result<Response, Infallible>;
+
+impl<S> Service<Request> for SecurityHeaders<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures::future::Map<S::Future, fn(Answer) -> Answer>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        self.inner.call(request).map(add_headers as fn(Answer) -> Answer)
+    }
+}
+
+/// The headers of the module docs; a policy or cache rule already set (the Swagger UI's) is kept.
+fn add_headers(answer: Answer) -> Answer {
+    let Ok(mut response) = answer;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONSOLE_CSP));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    Ok(response)
 }
