@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod csv;
 pub mod dto;
 pub mod dto_access;

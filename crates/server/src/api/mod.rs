@@ -145,6 +145,8 @@ pub fn app(state: AppState) -> Router {
         .layer(hardening::rate::IntakeLimitLayer::new(state.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(panic_response));
+    // The console answers with pages, so it sits outside the API's JSON error rewriting (it has its own limits).
+    let app = app.merge(crate::console::router());
     // Outside the panic catcher, so a 500 carries them too.
     hardening::headers::on_every_answer(app)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

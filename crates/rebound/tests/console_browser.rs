@@ -1,0 +1,203 @@
+//! The console in a real browser: headless Chromium driven through chromedriver (TESTING.md) against
+//! a real `rebound serve` process. What a supervisor does first: sign in, see the callbacks list
+//! with their own data (safely escaped), sign out.
+//!
+//! Needs `chromium` and `chromium-driver` (`apt-get install -y chromium chromium-driver`); `.ci/run`
+//! installs them. Without them the test fails and says so: a browser test that silently skips would
+//! prove nothing.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use thirtyfour::prelude::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rebound");
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const TOKEN: &str = "browser-test-bootstrap-token-0123456789";
+const PASSWORD: &str = "browser-test-password-0123";
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `rebound serve` on a fresh data directory; answers its base URL.
+fn start_server(data_dir: &Path) -> (Killed, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env_remove("REBOUND_CONFIG")
+        .env_remove("REBOUND_DATABASE_URL")
+        .env("REBOUND_LOG", "warn")
+        .env("REBOUND_BOOTSTRAP_TOKEN", TOKEN)
+        .env("REBOUND_BOOTSTRAP_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the rebound binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some((_, url)) = line.split_once(" listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let base = rx.recv_timeout(Duration::from_secs(60)).expect("the server says where it listens");
+    (Killed(child), base)
+}
+
+/// chromedriver on a free loopback port; answers its URL once it is ready.
+async fn start_chromedriver() -> (Killed, String) {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: browser tests need `apt-get install -y chromium chromium-driver` (.ci/run does it)"
+        );
+    }
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(CHROMEDRIVER)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{url}/status")).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not answer within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (Killed(child), url)
+}
+
+/// Headless Chromium with the flags TESTING.md lists (no background traffic on the closed network).
+async fn browser(driver_url: &str, profile: &Path) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(CHROMIUM).unwrap();
+    for arg in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    caps.add_arg(&format!("--user-data-dir={}", profile.display())).unwrap();
+    WebDriver::new(driver_url, caps).await.expect("a Chromium session")
+}
+
+/// The fixture the supervisor will look at, made through the API.
+async fn seed(base: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        let request = http.post(format!("{base}/api/v1{path}")).bearer_auth(TOKEN).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert!(status.is_success(), "{body}");
+            body
+        }
+    };
+    let all_day = json!([["00:00", "24:00"]]);
+    let days = json!({"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day, "fri": all_day,
+                      "sat": all_day, "sun": all_day});
+    let campaign = post(
+        "/campaigns",
+        json!({"name": "Retail <b>London</b>", "direction": "outbound", "timezone": "Europe/London", "region": "GB",
+               "running": true, "dialling_hours": days, "lead_calling_hours": ["00:00", "24:00"]}),
+    )
+    .await;
+    let queue = post(
+        "/queues",
+        json!({"name": "Retail callbacks", "campaign_id": campaign["id"], "slot_minutes": 15, "slot_capacity": 100}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (i, phone) in ["020 7946 0101", "020 7946 0102", "020 7946 0103"].into_iter().enumerate() {
+        let callback = post(
+            "/callbacks",
+            json!({"type": "queue", "campaign_id": campaign["id"], "queue_id": queue["id"], "phone": phone,
+                   "desired_time": (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 + i as i64)).to_string(),
+                   "notes": "<script>alert('x')</script>"}),
+        )
+        .await;
+        ids.push(callback["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
+/// Keeps a screenshot of the page when an assertion is about to fail, to see what the browser saw.
+async fn screenshot(driver: &WebDriver, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.png"));
+    let _ = driver.screenshot(&path).await;
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_signs_in_sees_the_callbacks_and_signs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(&dir.path().join("data"));
+    let ids = seed(&base).await;
+    let (_chromedriver, driver_url) = start_chromedriver().await;
+    let driver = browser(&driver_url, &dir.path().join("profile")).await;
+
+    let outcome = async {
+        driver.goto(format!("{base}/login")).await?;
+        driver.find(By::Id("username")).await?.send_keys("admin").await?;
+        driver.find(By::Id("password")).await?.send_keys(PASSWORD).await?;
+        driver.find(By::Id("sign-in")).await?.click().await?;
+
+        // The list, signed in as the bootstrap admin, with the three callbacks.
+        let whoami = driver.query(By::Id("whoami")).first().await?.text().await?;
+        let role = driver.find(By::Id("role")).await?.text().await?;
+        let rows = driver.find_all(By::Css("table#callbacks tr[data-id]")).await?;
+        let mut shown = Vec::new();
+        for row in &rows {
+            shown.push(row.attr("data-id").await?.unwrap_or_default());
+        }
+        // The notes and the campaign name are shown as text, never run or rendered as markup.
+        let alert = driver.get_alert_text().await.ok();
+        let campaign_markup = driver.find_all(By::Css("table#callbacks b")).await?.len();
+
+        driver.find(By::Css("form#logout button, form#logout input[type=submit]")).await?.click().await?;
+        driver.query(By::Id("login")).first().await?;
+        let after_logout = driver.current_url().await?;
+        WebDriverResult::Ok(((whoami, role), shown, alert, campaign_markup, after_logout))
+    }
+    .await;
+
+    let shot = screenshot(&driver, dir.path(), "last-page").await;
+    let kept = std::env::temp_dir().join("rebound-browser-last-page.png");
+    let _ = std::fs::copy(&shot, &kept);
+    driver.quit().await.ok();
+    let ((whoami, role), mut shown, alert, campaign_markup, after_logout) =
+        outcome.unwrap_or_else(|e| panic!("browser step failed: {e}; last page: {}", kept.display()));
+
+    // The bootstrap user `admin` is shown by its display name.
+    assert_eq!((whoami.as_str(), role.as_str()), ("Administrator", "admin"));
+    shown.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(shown, expected, "the list shows exactly the three callbacks");
+    assert_eq!(alert, None, "a note's script ran");
+    assert_eq!(campaign_markup, 0, "a campaign name's markup was rendered");
+    assert!(after_logout.path().ends_with("/login"), "after sign-out: {after_logout}");
+}

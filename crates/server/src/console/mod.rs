@@ -1,0 +1,47 @@
+//! The web console: server-rendered HTML pages for people signed in with a console session.
+//!
+//! Pages are `maud` templates (compiled, auto-escaped: whatever a callback's notes or a campaign's
+//! name holds is shown as text, never run). The console keeps no rules of its own: signing in and
+//! out goes through `service::sessions` (the same lockout, throttle and answers as
+//! `POST /api/v1/session`), lists through the API's services with the signed-in user's principal,
+//! so role, scope and agent rules apply exactly as in the API.
+//!
+//! - [`session`]: the signed-in user of a page request (or a redirect to `/login`).
+//! - [`login`]: `/`, `/login`, `/logout`.
+//! - [`layout`]: the page shell and the signed-in header.
+//! - [`callbacks`]: `/callbacks`, the callbacks list.
+//! - [`assets`]: the embedded stylesheet and script.
+//!
+//! The security headers (a same-origin CSP: no inline scripts or styles), `Cache-Control: no-store`
+//! and the trace span come from the application's outer layers; the API's JSON error rewriting does
+//! not apply here, since a page answers refusals with HTML.
+
+pub mod assets;
+pub mod callbacks;
+pub mod layout;
+pub mod login;
+pub mod session;
+pub mod time;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::AppState;
+
+/// The largest form a console page posts (a sign-in, a sign-out).
+pub(crate) const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The console's routes, to be merged into the application inside its outer layers.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(login::home))
+        .route("/login", get(login::login_page).post(login::sign_in))
+        .route("/logout", axum::routing::post(login::sign_out))
+        .route("/callbacks", get(callbacks::list_page))
+        .route(assets::CSS_PATH, get(assets::stylesheet))
+        .route(assets::JS_PATH, get(assets::script))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(CatchPanicLayer::new())
+}
