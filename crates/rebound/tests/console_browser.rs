@@ -6,16 +6,17 @@
 //! installs them. Without them the test fails and says so: a browser test that silently skips would
 //! prove nothing.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::ServeProcess;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rebound");
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const TOKEN: &str = "browser-test-bootstrap-token-0123456789";
@@ -29,32 +30,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// `rebound serve` on a fresh data directory; answers its base URL.
-fn start_server(data_dir: &Path) -> (Killed, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env_remove("REBOUND_CONFIG")
-        .env_remove("REBOUND_DATABASE_URL")
-        .env("REBOUND_LOG", "warn")
-        .env("REBOUND_BOOTSTRAP_TOKEN", TOKEN)
-        .env("REBOUND_BOOTSTRAP_PASSWORD", PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the rebound binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, url)) = line.split_once(" listening on ") {
-                let _ = tx.send(url.trim().to_string());
-            }
-        }
-    });
-    let base = rx.recv_timeout(Duration::from_secs(60)).expect("the server says where it listens");
-    (Killed(child), base)
 }
 
 /// chromedriver on a free loopback port; answers its URL once it is ready.
@@ -154,7 +129,11 @@ async fn screenshot(driver: &WebDriver, dir: &Path, name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_signs_in_sees_the_callbacks_and_signs_out() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = start_server(&dir.path().join("data"));
+    let server = ServeProcess::start(
+        &dir.path().join("data"),
+        &[("REBOUND_BOOTSTRAP_TOKEN", TOKEN), ("REBOUND_BOOTSTRAP_PASSWORD", PASSWORD)],
+    );
+    let base = server.base.clone();
     let ids = seed(&base).await;
     let (_chromedriver, driver_url) = start_chromedriver().await;
     let driver = browser(&driver_url, &dir.path().join("profile")).await;

@@ -7,64 +7,24 @@
 //! - **none was offered twice at once**: every callback's history is one unbroken chain of legal
 //!   steps, and no agent ever held two callbacks at the same time.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::ServeProcess;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rebound");
 const TOKEN: &str = "crash-test-bootstrap-token-0123456789";
 const AGENTS: usize = 4;
 const IMPORTED: usize = 3_000;
 
-/// A `rebound serve` child process on a loopback port.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env_remove("REBOUND_CONFIG")
-            .env_remove("REBOUND_DATABASE_URL")
-            .env("REBOUND_LOG", "warn")
-            .env("REBOUND_BOOTSTRAP_TOKEN", TOKEN)
-            .env("REBOUND_OFFER_TIMEOUT_SECS", "2")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the rebound binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some((_, url)) = line.split_once(" listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let base = rx.recv_timeout(Duration::from_secs(60)).expect("the server says where it listens");
-        Server { child, base }
-    }
-
-    /// SIGKILL: no shutdown code runs, exactly like a power cut of the process.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server under test, with a short offer timeout so offers held by the killed process run out
+/// quickly after the restart.
+fn start_server(data_dir: &Path) -> ServeProcess {
+    ServeProcess::start(data_dir, &[("REBOUND_BOOTSTRAP_TOKEN", TOKEN), ("REBOUND_OFFER_TIMEOUT_SECS", "2")])
 }
 
 #[derive(Clone)]
@@ -74,7 +34,7 @@ struct Api {
 }
 
 impl Api {
-    fn new(server: &Server) -> Api {
+    fn new(server: &ServeProcess) -> Api {
         Api { base: format!("{}/api/v1", server.base), http: reqwest::Client::new() }
     }
 
@@ -246,7 +206,7 @@ async fn dialler_loop(api: &Api, campaign_id: i64, keep_half: bool) {
 async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data);
+    let server = start_server(&data);
     let api = Api::new(&server);
     let (campaign_id, queue_id, agents) = fixture(&api).await;
     let acked: Acked = Arc::default();
@@ -287,7 +247,7 @@ async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
     assert!(acked.len() > IMPORTED, "the live creates ran before the kill");
 
     // Restart on the same data; agents and the dialler carry on until nothing is left.
-    let server = Server::start(&data);
+    let server = start_server(&data);
     let api = Api::new(&server);
     let drain_deadline = Instant::now() + Duration::from_secs(120);
     loop {
