@@ -221,17 +221,7 @@ async fn an_expired_lease_returns_the_callback_to_the_queue() {
 #[tokio::test]
 async fn an_auto_callback_lands_in_the_running_outbound_campaign_dialling_the_list() {
     let app = TestApp::spawn().await;
-    let list = app.post("/lists", json!({"name": "Auto"})).await.expect(201);
-    let list_id = list["id"].as_i64().unwrap();
-    let inbound = app
-        .post(
-            "/campaigns",
-            json!({"name": "Inbound", "direction": "inbound", "timezone": "Europe/London", "region": "GB",
-                   "dialling_hours": common::weekday_hours(), "auto_callback_list_id": list_id}),
-        )
-        .await
-        .expect(201);
-    let path = format!("/campaigns/{}/auto-callbacks", inbound["id"]);
+    let (list_id, path) = app.inbound_with_auto_callback_list().await;
 
     // Nobody dials the list yet.
     let refused = app.post(&path, json!({"phone": "020 7946 0100", "name": "Caller"})).await;
@@ -259,7 +249,7 @@ async fn an_auto_callback_lands_in_the_running_outbound_campaign_dialling_the_li
     app.post(&format!("/campaigns/{}/auto-callbacks", app.campaign_id()), json!({"phone": "02079460101"}))
         .await
         .expect_error(422, "campaign_not_inbound");
-    app.patch(&format!("/campaigns/{}", inbound["id"]), json!({"auto_callback_list_id": null})).await.expect(200);
+    app.patch(path.trim_end_matches("/auto-callbacks"), json!({"auto_callback_list_id": null})).await.expect(200);
     app.post(&path, json!({"phone": "02079460101"})).await.expect_error(422, "no_auto_callback_list");
     app.post("/campaigns/9999/auto-callbacks", json!({"phone": "02079460101"})).await.expect_error(404, "not_found");
 }
@@ -267,16 +257,7 @@ async fn an_auto_callback_lands_in_the_running_outbound_campaign_dialling_the_li
 #[tokio::test]
 async fn auto_callbacks_need_a_running_campaign_with_an_active_queue() {
     let app = TestApp::spawn().await;
-    let list_id = app.post("/lists", json!({"name": "Auto"})).await.expect(201)["id"].as_i64().unwrap();
-    let inbound = app
-        .post(
-            "/campaigns",
-            json!({"name": "Inbound", "direction": "inbound", "timezone": "Europe/London", "region": "GB",
-                   "dialling_hours": common::weekday_hours(), "auto_callback_list_id": list_id}),
-        )
-        .await
-        .expect(201);
-    let path = format!("/campaigns/{}/auto-callbacks", inbound["id"]);
+    let (list_id, path) = app.inbound_with_auto_callback_list().await;
     let campaign = format!("/campaigns/{}", app.campaign_id());
     app.patch(&campaign, json!({"lists": [list_id], "running": false})).await.expect(200);
     app.post(&path, json!({"phone": "02079460102"})).await.expect_error(409, "no_outbound_campaign");

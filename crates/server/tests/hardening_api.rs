@@ -250,17 +250,9 @@ async fn every_answer_carries_the_security_headers_and_the_swagger_ui_still_load
 
 /// An inbound campaign whose auto-callbacks land in the fixture's queue; answers its path.
 async fn auto_callback_path(app: &TestApp) -> String {
-    let list_id = app.post("/lists", json!({"name": "Auto"})).await.expect(201)["id"].as_i64().unwrap();
-    let inbound = app
-        .post(
-            "/campaigns",
-            json!({"name": "Inbound", "direction": "inbound", "timezone": "Europe/London", "region": "GB",
-                   "dialling_hours": common::weekday_hours(), "auto_callback_list_id": list_id}),
-        )
-        .await
-        .expect(201);
+    let (list_id, path) = app.inbound_with_auto_callback_list().await;
     app.patch(&format!("/campaigns/{}", app.campaign_id()), json!({"lists": [list_id]})).await.expect(200);
-    format!("/campaigns/{}/auto-callbacks", inbound["id"])
+    path
 }
 
 fn retry_after(reply: &common::Reply) -> u64 {

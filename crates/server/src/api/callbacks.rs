@@ -22,7 +22,7 @@ use crate::service::callbacks as service;
 
 /// The header a replayed idempotent request is marked with.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+use crate::hardening::limits::MAX_IDEMPOTENCY_KEY_LEN;
 
 /// Reads the `Idempotency-Key` header (visible ASCII, at most 255 characters).
 pub(crate) fn idempotency(headers: &HeaderMap, principal: &Principal, raw: &[u8]) -> ApiResult<Option<IdempotencyKey>> {

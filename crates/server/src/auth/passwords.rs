@@ -18,7 +18,7 @@ use crate::error::ApiError;
 /// holds customer phone numbers asks for more).
 pub const MIN_PASSWORD_LEN: usize = 12;
 /// Longer inputs are refused: hashing megabytes on request would be a denial-of-service lever.
-pub const MAX_PASSWORD_LEN: usize = 1_024;
+pub use crate::hardening::limits::MAX_PASSWORD_LEN;
 
 /// Checks a new password's length (in characters), naming `field` in the 422.
 pub fn check_new_password(field: &str, password: &str) -> Result<(), ApiError> {

@@ -12,9 +12,8 @@
 //! Lengths count characters (Unicode scalar values), as the domain rules do. Body size limits
 //! (`AppConfig::max_body_bytes`) come first and bound everything else.
 //!
-//! The service layer repeats some of these checks with its own constants for messages of its own
-//! (notes, names, import items, bulk ids, outcome batches); the unit tests below keep the values
-//! equal, so this table is the one to read.
+//! The service layer repeats some of these checks for messages of its own (notes, names, import
+//! items, bulk ids, outcome batches); it uses these constants, so this table is the one to read.
 
 use serde_json::{Value, json};
 
@@ -299,15 +298,5 @@ mod tests {
         assert_eq!(check_query(&"a".repeat(MAX_QUERY_LEN + 1), &[]).unwrap_err().status().as_u16(), 400);
         let many = vec![("state".to_string(), "QUEUED".to_string()); MAX_QUERY_PAIRS + 1];
         assert_eq!(check_query("", &many).unwrap_err().status().as_u16(), 400);
-    }
-
-    #[test]
-    fn the_service_layer_uses_the_same_values() {
-        use crate::service;
-        assert_eq!(service::callbacks::MAX_IMPORT_ITEMS, MAX_IMPORT_ITEMS);
-        assert_eq!(service::callbacks::MAX_NOTES_LEN, MAX_NOTES_LEN);
-        assert_eq!(service::bulk::MAX_BULK_IDS, MAX_BULK_IDS);
-        assert_eq!(service::agents::MAX_DIALER_OUTCOMES, MAX_DIALER_OUTCOMES);
-        assert_eq!(crate::auth::passwords::MAX_PASSWORD_LEN, MAX_PASSWORD_LEN);
     }
 }

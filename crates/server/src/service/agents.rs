@@ -28,7 +28,7 @@ use crate::service::live::LiveItem;
 use crate::service::scope::{self, Visible};
 
 /// The most outcomes one `POST /dialer/outcomes` may carry.
-pub const MAX_DIALER_OUTCOMES: usize = 1_000;
+pub use crate::hardening::limits::MAX_DIALER_OUTCOMES;
 
 /// The agent the principal acts for: its own (another is a 403), or for an unbound principal any
 /// agent its scope can see (another is a 404).

@@ -27,7 +27,7 @@ use crate::service::operations::clean_reason;
 use crate::service::scope;
 
 /// The most ids one request may name (a range has no limit: the store works in batches).
-pub const MAX_BULK_IDS: usize = 100_000;
+pub use crate::hardening::limits::MAX_BULK_IDS;
 
 /// Reads `ids`: each a callback id, duplicates dropped (first occurrence kept).
 fn parse_ids(ids: Vec<String>) -> ApiResult<Vec<CallbackId>> {

@@ -42,13 +42,13 @@ use crate::service::scope::{self, Visible};
 use crate::service::{ConfigSnapshot, page_request};
 
 /// The most items one import request may carry.
-pub const MAX_IMPORT_ITEMS: usize = 10_000;
+pub use crate::hardening::limits::MAX_IMPORT_ITEMS;
 /// Proposed alternatives for a full slot: how many, and how far either side they are looked for.
 const PROPOSED_SLOTS: usize = 5;
 const PROPOSAL_SPAN_DAYS: i64 = 3;
 /// The longest range an availability query may cover.
 const MAX_AVAILABILITY_DAYS: i64 = 31;
-pub(crate) const MAX_NOTES_LEN: usize = 4_000;
+pub(crate) use crate::hardening::limits::MAX_NOTES_LEN;
 const DEFAULT_SEARCH_LIMIT: u32 = 100;
 
 /// How a create request arrived: it decides the origin, the audit action and slot booking.

@@ -27,12 +27,11 @@ use crate::service::paginate;
 use crate::service::scope::{self, Scoped, Visible};
 use rebound_domain::access::Principal;
 
-const MAX_NAME_LEN: usize = 200;
+use crate::hardening::limits::{MAX_LEAD_PHONES, MAX_NAME_LEN};
 const MAX_WINDOW_SECS: u32 = 86_400;
 const MAX_ATTEMPTS: u32 = 100;
 const MAX_HORIZON_DAYS: u32 = 3_650;
 const MAX_GRACE_MINUTES: u32 = 10_080;
-const MAX_LEAD_PHONES: usize = 3;
 
 fn now(state: &AppState) -> Timestamp {
     state.clock.now()

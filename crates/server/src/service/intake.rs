@@ -32,7 +32,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::callbacks::{Intake, Lookups, Prepared, prepare, replayed, store_or_propose, view};
 use crate::service::scope;
 
-const MAX_LEAD_NAME_LEN: usize = 200;
+use crate::hardening::limits::MAX_NAME_LEN as MAX_LEAD_NAME_LEN;
 
 /// The lowest-id queue of `campaign_id` (not paused, when `active_only`).
 async fn first_queue(state: &AppState, campaign_id: CampaignId, active_only: bool) -> ApiResult<Option<Queue>> {

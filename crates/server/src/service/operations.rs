@@ -66,7 +66,7 @@ use crate::service::callbacks::{
 use crate::service::scope;
 
 /// The longest cancel reason kept.
-pub const MAX_REASON_LEN: usize = 500;
+pub use crate::hardening::limits::MAX_REASON_LEN;
 /// How many times an in-place change is validated and written when the callback changes between
 /// the read and the write: once, and once more on the fresh record.
 const ATTEMPTS: usize = 2;

@@ -121,6 +121,21 @@ impl TestApp {
         app
     }
 
+    /// An inbound campaign whose auto-callbacks go to a new list (not yet dialled by any
+    /// campaign); answers the list's id and the campaign's `/auto-callbacks` path.
+    pub async fn inbound_with_auto_callback_list(&self) -> (i64, String) {
+        let list_id = self.post("/lists", json!({"name": "Auto"})).await.expect(201)["id"].as_i64().unwrap();
+        let inbound = self
+            .post(
+                "/campaigns",
+                json!({"name": "Inbound", "direction": "inbound", "timezone": "Europe/London", "region": "GB",
+                       "dialling_hours": weekday_hours(), "auto_callback_list_id": list_id}),
+            )
+            .await
+            .expect(201);
+        (list_id, format!("/campaigns/{}/auto-callbacks", inbound["id"]))
+    }
+
     pub fn campaign_id(&self) -> i64 {
         self.campaign["id"].as_i64().expect("campaign id")
     }
