@@ -263,3 +263,18 @@ async fn six_hundred_callbacks_page_by_250() {
     assert!(last.html.contains(r#"id="prev-page""#) && !last.html.contains(r#"id="next-page""#));
     assert!(last.html.contains("/callbacks?state=SCHEDULED&amp;state=QUEUED&amp;page=2"), "filters kept");
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_a_console_page_gets_the_contracts_error_body() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/login", "/callbacks"] {
+        let response = browser().delete(format!("{}{path}", app.addr)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "DELETE {path}");
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(body["error"]["code"], "method_not_allowed", "DELETE {path}: {body}");
+    }
+    // A refused sign-in is still the page, not a JSON error.
+    let refused = post_form(&app, "/login", None, &[("username", "admin"), ("password", "wrong password!")]).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.count("id=\"login-error\""), 1, "{}", refused.html);
+}

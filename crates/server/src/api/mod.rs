@@ -145,8 +145,9 @@ pub fn app(state: AppState) -> Router {
         .layer(hardening::rate::IntakeLimitLayer::new(state.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(panic_response));
-    // The console answers with pages, so it sits outside the API's JSON error rewriting (it has its own limits).
-    let app = app.merge(crate::console::router());
+    // The console has its own body limit and panic catcher; its pages are kept as they are, and its
+    // bare refusals (a wrong method) get the contract's body like the API's.
+    let app = app.merge(crate::console::router().layer(middleware::map_response(error_body_for_bare_errors)));
     // Outside the panic catcher, so a 500 carries them too.
     hardening::headers::on_every_answer(app)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -167,9 +168,13 @@ async fn error_body_for_bare_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json =
-        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
+    // An answer that already says what went wrong — a JSON error, or a console page (the sign-in
+    // form after a refused sign-in) — is kept; a bare one gets the contract's body.
+    let described = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/json") || v.starts_with(b"text/html")
+    });
+    if described {
         return response;
     }
     let error = match status {
