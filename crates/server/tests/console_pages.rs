@@ -4,80 +4,11 @@
 
 mod common;
 
+use common::console::{Page, browser, get, post_form, sign_in};
 use common::{PASSWORD, TestApp};
 use rebound_domain::access::Role;
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-
-/// A client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-/// A page: status, headers, body text.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-
-    fn cookie(&self) -> Option<String> {
-        let header = self.headers.get("set-cookie")?.to_str().ok()?;
-        Some(header.strip_prefix("rebound_session=")?.split(';').next()?.to_string())
-    }
-
-    /// The `value` of the hidden CSRF field of the sign-out form.
-    fn csrf(&self) -> String {
-        let at = self.html.find(r#"name="csrf_token" value=""#).expect("a csrf_token field") + 25;
-        self.html[at..].split('"').next().expect("a token").to_string()
-    }
-
-    /// How many times `needle` occurs.
-    fn count(&self, needle: &str) -> usize {
-        self.html.matches(needle).count()
-    }
-}
-
-async fn page(response: reqwest::Response) -> Page {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let html = response.text().await.expect("body");
-    assert!(status.as_u16() < 500, "server fault {status}: {html}");
-    Page { status, headers, html }
-}
-
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
-    let mut request = browser().get(format!("{}{path}", app.addr));
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", format!("rebound_session={cookie}"));
-    }
-    page(request.send().await.expect("request")).await
-}
-
-async fn post_form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Page {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
-    let mut request = browser()
-        .post(format!("{}{path}", app.addr))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", format!("rebound_session={cookie}"));
-    }
-    page(request.send().await.expect("request")).await
-}
-
-/// Signs `username` in through the login form; the session cookie.
-async fn sign_in(app: &TestApp, username: &str) -> String {
-    let reply = post_form(app, "/login", None, &[("username", username), ("password", PASSWORD)]).await;
-    assert_eq!((reply.status.as_u16(), reply.location()), (303, "/callbacks"), "{}", reply.html);
-    reply.cookie().expect("a session cookie")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_page_has_its_form_labels_and_assets_under_the_strict_policy() {

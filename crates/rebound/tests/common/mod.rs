@@ -3,6 +3,8 @@
 //! killed (SIGKILL) when dropped, however the test ends.
 #![allow(dead_code)] // each test binary uses a different part of the helper.
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -27,6 +27,7 @@ use crate::service::callbacks::{ListQuery, list};
 use super::layout::{error_page, html_response, signed_in_page};
 use super::session::SignedIn;
 use super::time::{Preset, local, presets, user_timezone};
+use super::{bulk, callback_forms};
 
 const PATH: &str = "/callbacks";
 
@@ -101,11 +102,18 @@ pub async fn list_page(
         Outcome::Found(_) => StatusCode::OK,
         Outcome::Refused(e) => e.status(),
     };
-    let main = page(&pairs, &outcome, &names, &tz, state.clock.now());
+    let main = page(&user, &pairs, &outcome, &names, &tz, state.clock.now());
     html_response(status, signed_in_page(&user, "Callbacks", main))
 }
 
-fn page(pairs: &[(String, String)], outcome: &Outcome, names: &Names, tz: &TimeZone, now: Timestamp) -> Markup {
+fn page(
+    user: &SignedIn,
+    pairs: &[(String, String)],
+    outcome: &Outcome,
+    names: &Names,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Markup {
     let phone = pairs.iter().find(|(key, _)| key == "phone").map(|(_, v)| v.as_str()).unwrap_or("");
     html! {
         h1 { "Callbacks" }
@@ -127,8 +135,9 @@ fn page(pairs: &[(String, String)], outcome: &Outcome, names: &Names, tz: &TimeZ
                 p #page-error role="alert" { (error.to_object().message) }
             }
             Outcome::Found(found) => {
+                (bulk::toolbar(user, pairs, found))
                 (pager(pairs, found))
-                (table(&found.items, names, tz))
+                (table(user, &found.items, names, tz))
             }
         }
     }
@@ -165,11 +174,12 @@ fn pager(pairs: &[(String, String)], found: &Paged<CallbackView>) -> Markup {
     }
 }
 
-fn table(items: &[CallbackView], names: &Names, tz: &TimeZone) -> Markup {
+fn table(user: &SignedIn, items: &[CallbackView], names: &Names, tz: &TimeZone) -> Markup {
     html! {
         table #callbacks {
             thead {
                 tr {
+                    (bulk::select_header(user))
                     th scope="col" { "State" }
                     th scope="col" { "Type" }
                     th scope="col" { "Phone" }
@@ -180,11 +190,12 @@ fn table(items: &[CallbackView], names: &Names, tz: &TimeZone) -> Markup {
                     th scope="col" { "Agent" }
                     th scope="col" { "Lead" }
                     th scope="col" { "Wrap code" }
+                    th scope="col" { span.visually-hidden { "Actions" } }
                 }
             }
             tbody {
                 @for item in items {
-                    (row(item, names, tz))
+                    (row(user, item, names, tz))
                 }
             }
         }
@@ -194,7 +205,7 @@ fn table(items: &[CallbackView], names: &Names, tz: &TimeZone) -> Markup {
     }
 }
 
-fn row(item: &CallbackView, names: &Names, tz: &TimeZone) -> Markup {
+fn row(user: &SignedIn, item: &CallbackView, names: &Names, tz: &TimeZone) -> Markup {
     let c: &Callback = &item.callback;
     let campaign = names.config.campaigns.get(&c.campaign_id);
     let queue = c.queue_id.and_then(|id| names.config.queues.get(&id)).map(|q| q.name.as_str());
@@ -203,6 +214,7 @@ fn row(item: &CallbackView, names: &Names, tz: &TimeZone) -> Markup {
     let earliest = c.earliest_time.filter(|at| *at != c.desired_time);
     html! {
         tr data-id=(c.id) data-state=(c.state.as_str()) {
+            (bulk::select_cell(user, c))
             td {
                 span.state { (c.state.as_str()) }
                 @if let Some(result) = c.result {
@@ -241,6 +253,7 @@ fn row(item: &CallbackView, names: &Names, tz: &TimeZone) -> Markup {
             td { (agent.unwrap_or("")) }
             td { @if let Some(lead) = c.lead_id { (lead) } }
             td { (c.wrap_code.as_deref().unwrap_or("")) }
+            td.actions { (callback_forms::row_menu(&user.principal, c)) }
         }
     }
 }

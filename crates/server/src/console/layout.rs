@@ -5,9 +5,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
+use rebound_domain::access::{Permission, Principal, Role};
+
 use crate::error::ApiError;
 
-use super::assets::{CSS_PATH, JS_PATH};
+use super::assets::{JS_PATH, stylesheets};
 use super::session::SignedIn;
 
 /// An HTML answer with `status`.
@@ -27,12 +29,31 @@ pub fn document(title: &str, csrf_token: Option<&str>, body: Markup) -> Markup {
                     meta name="csrf-token" content=(token);
                 }
                 title { (title) " · Rebound" }
-                link rel="stylesheet" href=(CSS_PATH);
+                @for href in stylesheets() {
+                    link rel="stylesheet" href=(href);
+                }
                 script type="module" src=(JS_PATH) {}
             }
             body { (body) }
         }
     }
+}
+
+/// The sections of the console `principal` may open, as (path, label); a page's title is its
+/// section's label, which marks it current in the header.
+pub fn sections(principal: &Principal) -> Vec<(&'static str, &'static str)> {
+    let mut sections = Vec::new();
+    if principal.may(Permission::ReadCallbacks) && principal.role != Role::Agent {
+        sections.extend([("/callbacks", "Callbacks"), ("/search", "Search"), ("/dashboard", "Dashboard")]);
+    }
+    if principal.may(Permission::AgentActions) && principal.agent_id.is_some() {
+        sections.push(("/agent", "My callbacks"));
+    }
+    if principal.may(Permission::ReadConfig) && principal.role == Role::Admin {
+        sections.push(("/config", "Configuration"));
+    }
+    sections.push(("/options", "Options"));
+    sections
 }
 
 /// A signed-in page: the header (user, role, sign-out form) above `main`.
@@ -42,7 +63,9 @@ pub fn signed_in_page(user: &SignedIn, title: &str, main: Markup) -> Markup {
         header.top {
             a.brand href="/callbacks" { "Rebound" }
             nav aria-label="Main" {
-                a href="/callbacks" aria-current=[(title == "Callbacks").then_some("page")] { "Callbacks" }
+                @for (href, label) in sections(&user.principal) {
+                    a href=(href) aria-current=[(title == label).then_some("page")] { (label) }
+                }
             }
             div.user {
                 span #whoami { (user.display_name()) }

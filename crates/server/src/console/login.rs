@@ -5,20 +5,20 @@
 //! Signing out is a change made with the cookie, so it carries the session's CSRF token, here as
 //! the form's hidden `csrf_token` field (a form cannot set the API's `X-CSRF-Token` header).
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use crate::AppState;
-use crate::auth::{client_ip, same_secret};
+use crate::auth::client_ip;
 use crate::dto_access::LoginRequest;
 use crate::error::ApiError;
 use crate::service::sessions;
 
+use super::forms::{Form, posted, read_body};
 use super::layout::{document, error_page, html_response};
-use super::session::{SignedIn, current};
+use super::session::current;
 
 /// Where a signed-in user lands.
 pub const HOME: &str = "/callbacks";
@@ -62,29 +62,19 @@ pub async fn login_page(State(state): State<AppState>, request: Request) -> Resp
     }
 }
 
-/// Reads `name` from a form body (absent: empty).
-fn form_field(body: &[u8], name: &str) -> String {
-    form_urlencoded::parse(body).find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).unwrap_or_default()
-}
-
-/// Reads a request's form body (at most [`super::MAX_FORM_BYTES`]).
-async fn form_body(request: Request) -> Result<(Parts, axum::body::Bytes), Response> {
-    let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, super::MAX_FORM_BYTES).await {
-        Ok(bytes) => Ok((parts, bytes)),
-        Err(_) => Err(error_page(&ApiError::PayloadTooLarge { message: "the form is too large".into() })),
-    }
-}
-
 /// `POST /login` (form-urlencoded `username`, `password`): 303 to the callbacks with the session
 /// cookie, or the form again with the refusal (401, or 429 with `Retry-After` when throttled).
 pub async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = match form_body(request).await {
+    let (parts, body) = match read_body(request).await {
         Ok(read) => read,
         Err(response) => return response,
     };
-    let username = form_field(&body, "username");
-    let input = LoginRequest { username: username.clone(), password: form_field(&body, "password") };
+    // Not `Form::get`: a password is taken exactly as typed, spaces and all.
+    let field = |name: &str| {
+        Form::parse(&body).pairs().iter().find(|(key, _)| key == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    let username = field("username");
+    let input = LoginRequest { username: username.clone(), password: field("password") };
     match sessions::sign_in(&state, client_ip(&parts.extensions), input).await {
         Ok(signed_in) => {
             let mut response = Redirect::to(HOME).into_response();
@@ -111,21 +101,10 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
 /// `POST /logout` (form field `csrf_token`): ends the session, clears the cookie, 303 to `/login`;
 /// 403 when the token is missing or wrong. Without a session there is nothing to end.
 pub async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
-    let (mut parts, body) = match form_body(request).await {
-        Ok(read) => read,
-        Err(response) => return response,
+    let signed_in = match posted(&state, request).await {
+        Ok(posted) => posted.user,
+        Err(redirect_or_refusal) => return redirect_or_refusal,
     };
-    let signed_in = match SignedIn::from_request_parts(&mut parts, &state).await {
-        Ok(signed_in) => signed_in,
-        Err(redirect_or_error) => return redirect_or_error,
-    };
-    let sent = form_field(&body, "csrf_token");
-    if !same_secret(sent.trim(), &signed_in.session.csrf_token) {
-        return error_page(&ApiError::Forbidden {
-            code: "csrf",
-            message: "the sign-out form did not carry this session's CSRF token; reload the page and try again".into(),
-        });
-    }
     if let Err(e) = sessions::sign_out(&state, Some(&signed_in.session)).await {
         return error_page(&e);
     }

@@ -2,6 +2,8 @@
 //! a [`ManualClock`], an admin token, and a London campaign fixture with real hours.
 #![allow(dead_code)] // each test binary uses a different part of the helper.
 
+pub mod console;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};

@@ -18,3 +18,9 @@ export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.getAttribute("content") : null;
 }
+
+// Each part of the console in its own module; each acts only on pages that have its elements.
+import "./dialogs.js";
+import "./list.js";
+import "./config.js";
+import "./agent.js";

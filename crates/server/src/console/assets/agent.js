@@ -1,0 +1,2 @@
+// agent.js — owned by the console's agent part.
+export {};

@@ -1,0 +1,2 @@
+// config.js — owned by the console's config part.
+export {};

@@ -1,0 +1,2 @@
+// list.js — owned by the console's list part.
+export {};
