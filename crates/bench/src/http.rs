@@ -19,6 +19,8 @@ pub struct HttpConn {
     stream: TcpStream,
     host: String,
     token: String,
+    /// A console session cookie sent with every request instead of the bearer token.
+    cookie: Option<String>,
     buf: Vec<u8>,
 }
 
@@ -26,6 +28,8 @@ pub struct HttpConn {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The secret of a `Set-Cookie: rebound_session=…` (a sign-in's answer).
+    pub session_cookie: Option<String>,
 }
 
 impl Reply {
@@ -42,7 +46,21 @@ impl HttpConn {
     pub async fn connect(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<HttpConn> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(HttpConn { stream, host: addr.to_string(), token: token.to_string(), buf: Vec::with_capacity(64 * 1024) })
+        Ok(HttpConn {
+            stream,
+            host: addr.to_string(),
+            token: token.to_string(),
+            cookie: None,
+            buf: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    /// A connection that acts as a signed-in console user: `rebound_session=<secret>` on every
+    /// request, no bearer token.
+    pub async fn connect_with_session(addr: std::net::SocketAddr, secret: &str) -> anyhow::Result<HttpConn> {
+        let mut conn = HttpConn::connect(addr, "").await?;
+        conn.cookie = Some(secret.to_string());
+        Ok(conn)
     }
 
     pub async fn get(&mut self, path: &str) -> anyhow::Result<Reply> {
@@ -54,10 +72,16 @@ impl HttpConn {
     }
 
     async fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> anyhow::Result<Reply> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\naccept: application/json\r\n",
-            self.host, self.token
-        );
+        let mut head = match &self.cookie {
+            None => format!(
+                "{method} {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\naccept: application/json\r\n",
+                self.host, self.token
+            ),
+            Some(secret) => format!(
+                "{method} {path} HTTP/1.1\r\nhost: {}\r\ncookie: rebound_session={secret}\r\naccept: text/html\r\n",
+                self.host
+            ),
+        };
         if let Some(body) = body {
             head.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", body.len()));
         }
@@ -80,9 +104,13 @@ impl HttpConn {
         let head = std::str::from_utf8(&self.buf[..header_end]).context("response head is not UTF-8")?;
         let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).context("no status code")?;
         let mut length: Option<usize> = None;
+        let mut session_cookie = None;
         for line in head.split("\r\n").skip(1) {
             let Some((name, value)) = line.split_once(':') else { continue };
-            if name.eq_ignore_ascii_case("content-length") {
+            if name.eq_ignore_ascii_case("set-cookie") {
+                session_cookie =
+                    value.trim().strip_prefix("rebound_session=").and_then(|v| v.split(';').next()).map(str::to_string);
+            } else if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().ok();
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 bail!("chunked responses are not supported by the benchmark client");
@@ -94,7 +122,7 @@ impl HttpConn {
         }
         let body = self.buf[header_end..header_end + length].to_vec();
         self.buf.drain(..header_end + length);
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, session_cookie })
     }
 
     /// GET a chunked (streamed) body, handing each piece of body data to `on_data` as it arrives,

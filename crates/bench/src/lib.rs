@@ -11,6 +11,8 @@
 //! - `bulk`: `POST /callbacks/import` in batches until `--bulk` callbacks are stored (rows/s).
 //! - `search`: quick search by a national-format number once `--stored` callbacks exist (p50/p99).
 //! - `list`: a 250-row filtered page (one-day range, sorted by desired time) at `--stored` (p50/p99).
+//! - `console`: the console's callbacks list page (`GET /callbacks`, 250 rows of a one-day range,
+//!   rendered to HTML on the server) for a signed-in supervisor at `--stored` (p50/p99).
 //! - `cancel`: one bulk cancel of a two-day range (~100,000 callbacks at 3M stored), rows/s, while
 //!   single creates keep arriving (their worst latency shows whether the API stalled).
 //! - `export`: `GET /callbacks.csv` of everything stored, rows/s, and the growth of the process's
@@ -33,6 +35,7 @@ use anyhow::{Context, bail};
 use jiff::{SignedDuration, Timestamp};
 use rebound_domain::access::Role;
 use rebound_domain::clock::SystemClock;
+use rebound_domain::model::User;
 use rebound_server::{AppConfig, AppState, auth};
 use rebound_store::{NewToken, Store};
 use rebound_store_sqlite::SqliteStore;
@@ -62,7 +65,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 500_000)]
     pub ceiling_rows: usize,
     /// Comma-separated cells to run: ceiling,creates,bulk,lateness,burst,lifecycle,idle,search,list,
-    /// cancel,export (default: all).
+    /// console,cancel,export (default: all).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// How desired times follow creation order: `ordered` (each callback a little later than the
@@ -225,7 +228,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         report.cell(&format!("idle: CPU over 20 s, {stored} future callbacks"), format!("{cpu:.2} % of a core"), None);
     }
 
-    let wants_reads = ["search", "list", "cancel", "export"].iter().any(|c| args.wants(c));
+    let wants_reads = ["search", "list", "console", "cancel", "export"].iter().any(|c| args.wants(c));
     if wants_reads && stored < args.stored {
         let started = Instant::now();
         import(&server, stored, args.stored - stored).await?;
@@ -250,6 +253,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         let lat = list_cell(&server, stored, args.queries).await?;
         report.cell(
             &format!("list: 250-row page, one-day range, {stored} stored"),
+            format!("p50 {} p99 {}", ms(lat.p50), ms(lat.p99)),
+            None,
+        );
+    }
+
+    if args.wants("console") && stored > 0 {
+        let lat = console_cell(&server, stored, args.queries).await?;
+        report.cell(
+            &format!("console: callbacks list page, 250 rows as HTML, {stored} stored"),
             format!("p50 {} p99 {}", ms(lat.p50), ms(lat.p99)),
             None,
         );
@@ -295,6 +307,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
 /// A server on a loopback port with an admin token and a campaign/queue fixture.
 struct BenchServer {
     addr: SocketAddr,
+    store: Arc<dyn Store>,
     token: String,
     campaign_id: i64,
     queue_id: i64,
@@ -306,7 +319,7 @@ impl BenchServer {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir)?);
         let token = auth::generate_token_secret();
         store.create_token(NewToken::new("bench", Role::Admin, auth::hash_token_secret(&token), None)).await?;
-        let state = AppState::new(store, Arc::new(SystemClock), AppConfig::default());
+        let state = AppState::new(store.clone(), Arc::new(SystemClock), AppConfig::default());
         // The engine runs for the whole bench: the dispatch cells measure it, and the others show
         // that it costs nothing while nothing is due.
         let _running = state.engine().start(); // dropping the handle does not stop the engine
@@ -338,7 +351,7 @@ impl BenchServer {
         )
         .await?;
         let queue_id = queue["id"].as_i64().context("queue id")?;
-        Ok(BenchServer { addr, token, campaign_id, queue_id, spreader })
+        Ok(BenchServer { addr, store, token, campaign_id, queue_id, spreader })
     }
 
     fn body_maker(&self) -> BodyMaker {
@@ -521,29 +534,86 @@ async fn search_cell(server: &BenchServer, stored: usize, queries: usize) -> any
     Ok(Latency::of(latencies))
 }
 
+/// A random one-day range of the spread and a random full page of it, as list query pairs.
+fn day_page(server: &BenchServer, stored: usize, rng: &mut XorShift) -> (i64, u64, Vec<(&'static str, String)>) {
+    // Callbacks go round the slot grid, so every 5-minute slot (288 a day) holds at least this many.
+    let per_day_at_least = (stored / SLOT_SPREAD) * 288;
+    let full_pages = (per_day_at_least / 250).clamp(1, 20) as u64;
+    // A random day of the spread, a random full page among the first 20 (what people page through).
+    let day = (rng.next() % 59) as i64;
+    let page = 1 + rng.next() % full_pages;
+    let from = server.spreader.start + SignedDuration::from_hours(24 * day);
+    let to = from + SignedDuration::from_hours(24);
+    let pairs = vec![
+        ("from", from.to_string()),
+        ("to", to.to_string()),
+        ("sort", "desired_time".to_string()),
+        ("page", page.to_string()),
+    ];
+    (day, page, pairs)
+}
+
+/// The console's list page as a signed-in supervisor sees it: the whole request, from the cookie
+/// check to the last byte of the 250-row HTML page.
+async fn console_cell(server: &BenchServer, stored: usize, queries: usize) -> anyhow::Result<Latency> {
+    let password = "bench-supervisor-password";
+    let now = Timestamp::now();
+    let user = User {
+        id: 0,
+        username: "bench-supervisor".into(),
+        display_name: "Bench Supervisor".into(),
+        timezone: "Europe/London".into(),
+        role: Role::Supervisor,
+        agent_id: None,
+        scope: None,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    server
+        .store
+        .create_user(
+            user,
+            &auth::passwords::hash_password(password.to_string()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        )
+        .await?;
+    let mut login = HttpConn::connect(server.addr, "").await?;
+    let body = serde_json::to_vec(&json!({"username": "bench-supervisor", "password": password}))?;
+    let signed_in = login.post("/api/v1/session", &body).await?;
+    let secret = signed_in.session_cookie.context("signing in set no session cookie")?;
+
+    let mut conn = HttpConn::connect_with_session(server.addr, &secret).await?;
+    let mut latencies = Vec::with_capacity(queries);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..queries {
+        let (day, page, pairs) = day_page(server, stored, &mut rng);
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let path = format!("/callbacks?{}", query(&pairs));
+        let t0 = Instant::now();
+        let reply = conn.get(&path).await?;
+        latencies.push(t0.elapsed());
+        let rows = find_all(&reply.body, b"<tr data-id=");
+        if reply.status != 200 || rows != 250 {
+            bail!("console page {page} of day {day} answered {} with {rows} rows", reply.status);
+        }
+    }
+    Ok(Latency::of(latencies))
+}
+
+/// How many times `needle` occurs in `haystack`.
+fn find_all(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|window| *window == needle).count()
+}
+
 async fn list_cell(server: &BenchServer, stored: usize, queries: usize) -> anyhow::Result<Latency> {
     let mut conn = HttpConn::connect(server.addr, &server.token).await?;
     let mut latencies = Vec::with_capacity(queries);
     let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
-    // Callbacks go round the slot grid, so every 5-minute slot (288 a day) holds at least this many.
-    let per_day_at_least = (stored / SLOT_SPREAD) * 288;
-    let full_pages = (per_day_at_least / 250).clamp(1, 20) as u64;
     for _ in 0..queries {
-        // A random day of the spread, a random full page among the first 20 (what people page through).
-        let day = (rng.next() % 59) as i64;
-        let page = 1 + rng.next() % full_pages;
-        let from = server.spreader.start + SignedDuration::from_hours(24 * day);
-        let to = from + SignedDuration::from_hours(24);
-        let path = format!(
-            "/api/v1/callbacks?{}",
-            query(&[
-                ("from", &from.to_string()),
-                ("to", &to.to_string()),
-                ("sort", "desired_time"),
-                ("page", &page.to_string()),
-                ("page_size", "250"),
-            ])
-        );
+        let (day, page, mut pairs) = day_page(server, stored, &mut rng);
+        pairs.push(("page_size", "250".to_string()));
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let path = format!("/api/v1/callbacks?{}", query(&pairs));
         let t0 = Instant::now();
         let reply = conn.get(&path).await?;
         latencies.push(t0.elapsed());

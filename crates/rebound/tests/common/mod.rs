@@ -22,9 +22,15 @@ impl ServeProcess {
     /// Starts `rebound serve` with `env` on top of a clean environment and waits for its
     /// "listening on" line.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        ServeProcess::start_with(data_dir, &[], env)
+    }
+
+    /// [`ServeProcess::start`] with more `serve` flags (e.g. `--demo`).
+    pub fn start_with(data_dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(flags)
             .env_remove("REBOUND_CONFIG")
             .env_remove("REBOUND_DATABASE_URL")
             .env("REBOUND_LOG", "warn")
