@@ -18,11 +18,13 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("config.css", CSS, include_str!("assets/config.css")),
     ("agent.css", CSS, include_str!("assets/agent.css")),
     ("dashboard.css", CSS, include_str!("assets/dashboard.css")),
+    ("bulk.css", CSS, include_str!("assets/bulk.css")),
     ("console.js", JS, include_str!("assets/console.js")),
     ("dialogs.js", JS, include_str!("assets/dialogs.js")),
     ("list.js", JS, include_str!("assets/list.js")),
     ("config.js", JS, include_str!("assets/config.js")),
     ("agent.js", JS, include_str!("assets/agent.js")),
+    ("bulk.js", JS, include_str!("assets/bulk.js")),
 ];
 
 const CSS: &str = "text/css; charset=utf-8";

@@ -24,3 +24,4 @@ import "./dialogs.js";
 import "./list.js";
 import "./config.js";
 import "./agent.js";
+import "./bulk.js";
