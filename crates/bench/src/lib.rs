@@ -594,7 +594,13 @@ async fn console_cell(server: &BenchServer, stored: usize, queries: usize) -> an
         latencies.push(t0.elapsed());
         let rows = find_all(&reply.body, b"<tr data-id=");
         if reply.status != 200 || rows != 250 {
-            bail!("console page {page} of day {day} answered {} with {rows} rows", reply.status);
+            let text = reply.text();
+            let main = text.find("id=\"total\"").or(text.find("page-error")).map_or(text.as_str(), |at| &text[at..]);
+            bail!(
+                "console page {page} of day {day} answered {} with {rows} rows: {}",
+                reply.status,
+                main.chars().take(600).collect::<String>()
+            );
         }
     }
     Ok(Latency::of(latencies))
