@@ -4,6 +4,7 @@
 //! The store counts cover every callback, so one scrape costs a count over millions of rows; they
 //! are cached for [`COUNTS_TTL`] (scrapers usually poll every 15–60 s, several of them at once).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
@@ -69,6 +70,10 @@ pub struct Metrics {
     releases: Family<Label, Counter>,
     outcomes: Family<Label, Counter>,
     dispatch_lag: Histogram,
+    /// The histogram's count and sum (in microseconds) again, readable in-process (the histogram's
+    /// own getters are test-only): the dashboard shows their mean.
+    lag_count: AtomicU64,
+    lag_micros: AtomicU64,
     callbacks: Family<Label, Gauge>,
     overdue: Gauge,
     due_soon: Gauge,
@@ -86,6 +91,8 @@ impl Default for Metrics {
             releases: Family::default(),
             outcomes: Family::default(),
             dispatch_lag: Histogram::new(LAG_BUCKETS),
+            lag_count: AtomicU64::new(0),
+            lag_micros: AtomicU64::new(0),
             callbacks: Family::default(),
             overdue: Gauge::default(),
             due_soon: Gauge::default(),
@@ -136,8 +143,17 @@ impl Metrics {
         self
     }
 
+    /// How many promotions this process has timed and their summed lag in seconds (the
+    /// dashboard shows the mean; the histogram itself is for Prometheus).
+    pub fn dispatch_lag_totals(&self) -> (u64, f64) {
+        let micros = self.lag_micros.load(Ordering::Relaxed);
+        (self.lag_count.load(Ordering::Relaxed), micros as f64 / 1e6)
+    }
+
     pub(crate) fn observe_dispatch_lag(&self, seconds: f64) {
         self.dispatch_lag.observe(seconds.max(0.0));
+        self.lag_count.fetch_add(1, Ordering::Relaxed);
+        self.lag_micros.fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn count_release(&self, reason: ReleaseReason) {

@@ -19,8 +19,8 @@ use jiff::Timestamp;
 use rebound_domain::model::*;
 use rebound_domain::state::{CallbackState, Status};
 use rebound_store::{
-    CallbackCounts, ClaimRequest, EarliestChange, ExpiredHold, Holder, QueuedSource, ReserveRequest, StoreError,
-    StoreResult, TransitionRequest,
+    CallbackCounts, ClaimRequest, DueCount, EarliestChange, ExpiredHold, Holder, QueuedSource, ReserveRequest,
+    StoreError, StoreResult, TransitionRequest,
 };
 use rusqlite::{Connection, OptionalExtension, Params, params};
 use serde_json::json;
@@ -602,6 +602,38 @@ pub(crate) fn callback_counts(conn: &Connection, now: Timestamp, due_before: Tim
     Ok(CallbackCounts { by_state, overdue, due_soon })
 }
 
+/// `select queue_id, minute, count(*) … group by queue_id, minute` over the active states in
+/// `[from, to)`, for `queues` queue ids (`?3…`). `indexed by callback_due`: one range per active
+/// state on (state, earliest_time) reads exactly the day's callbacks, where the planner left to itself
+/// may walk a queue index over every callback the queues ever had.
+fn due_per_minute_sql(queues: usize) -> String {
+    let marks: Vec<String> = (3..queues + 3).map(|i| format!("?{i}")).collect();
+    format!(
+        "select queue_id, earliest_time - earliest_time % 60000, count(*) from callback indexed by callback_due \
+         where state in ('SCHEDULED', 'QUEUED', 'ROUTING', 'PROCESSING') and earliest_time >= ?1 \
+         and earliest_time < ?2 and queue_id in ({}) group by 1, 2 order by 1, 2",
+        marks.join(", ")
+    )
+}
+
+pub(crate) fn due_per_minute(
+    conn: &Connection,
+    queue_ids: &[QueueId],
+    from: Timestamp,
+    to: Timestamp,
+) -> StoreResult<Vec<DueCount>> {
+    let mut bound: Vec<i64> = vec![ms(from), ms(to)];
+    bound.extend(queue_ids.iter().copied());
+    conn.prepare_cached(&due_per_minute_sql(queue_ids.len()))
+        .db()?
+        .query_map(rusqlite::params_from_iter(bound), |r| {
+            Ok(DueCount { queue_id: r.get(0)?, minute: ts(1, r.get(1)?)?, count: r.get(2)? })
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()
+}
+
 pub(crate) fn find_lead_by_phone(conn: &Connection, list_id: ListId, phone: &str) -> StoreResult<Option<Lead>> {
     conn.prepare_cached(&format!(
         "select {LEAD_COLS} from lead where list_id = ?1 and (phone1 = ?2 or phone2 = ?2 or phone3 = ?2) \
@@ -689,7 +721,8 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
-        for sql in [sql::OVERDUE, sql::DUE_SOON, sql::AGENT_IS_FREE] {
+        let due = due_per_minute_sql(3);
+        for sql in [sql::OVERDUE, sql::DUE_SOON, sql::AGENT_IS_FREE, due.as_str()] {
             let plan = plan(&conn, sql);
             assert!(plan.contains("SEARCH"), "{sql}\n{plan}");
             assert!(!plan.contains("SCAN callback"), "{sql}\n{plan}");

@@ -480,6 +480,17 @@ impl Store for SqliteStore {
     async fn callback_counts(&self, now: Timestamp, due_before: Timestamp) -> StoreResult<CallbackCounts> {
         self.readers.read(move |c| dispatch::callback_counts(c, now, due_before)).await
     }
+    async fn due_per_minute(
+        &self,
+        queue_ids: Vec<QueueId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<DueCount>> {
+        if queue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.readers.read(move |c| dispatch::due_per_minute(c, &queue_ids, from, to)).await
+    }
     async fn find_lead_by_phone(&self, list_id: ListId, phone: &str) -> StoreResult<Option<Lead>> {
         let phone = phone.to_string();
         self.readers.read(move |c| dispatch::find_lead_by_phone(c, list_id, &phone)).await

@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             list_sorts_by_each_field_both_ways,
             search_finds_by_id_and_by_phone_newest_first,
             slot_bookings_count_active_bookings_per_slot,
+            due_per_minute_counts_active_callbacks_per_queue_and_minute,
             tokens_are_created_found_and_counted,
             scoped_tokens_round_trip_and_names_may_repeat,
             a_revoked_token_is_kept_and_still_listed,
@@ -1368,6 +1369,45 @@ pub async fn slot_bookings_count_active_bookings_per_slot(store: Arc<dyn Store>)
     assert_eq!(store.slot_bookings(w.queue.id, s1, outside).await.unwrap(), vec![(s1, 2), (s2, 1)]);
     assert_eq!(store.slot_bookings(w.queue2.id, s1, outside).await.unwrap(), vec![(s1, 1)]);
     assert!(store.slot_bookings(w.other_queue.id, s1, outside).await.unwrap().is_empty());
+}
+
+pub async fn due_per_minute_counts_active_callbacks_per_queue_and_minute(store: Arc<dyn Store>) {
+    let w = world(store.as_ref()).await;
+    let (from, to) = (at(0), at(60));
+    let mut n = 0;
+    let mut due = async |earliest: Timestamp, queue_id: QueueId| {
+        n += 1;
+        let mut c = callback(&w, &format!("+4420700005{n:02}"), earliest);
+        c.queue_id = Some(queue_id);
+        create(store.as_ref(), c).await
+    };
+    // Two in minute 0 (59 s apart), one 1 ms into minute 30 (then queued), one in minute 59, one in queue2.
+    due(at(0), w.queue.id).await;
+    due(at(0) + SignedDuration::from_secs(59), w.queue.id).await;
+    let queued = due(at(30) + SignedDuration::from_millis(1), w.queue.id).await;
+    due(at(59), w.queue.id).await;
+    due(at(30), w.queue2.id).await;
+    // Every active state counts; completed ones and those outside the range or the queues do not.
+    apply(store.as_ref(), queued.id, path_to(CallbackState::Queued)).await;
+    let processing = due(at(30), w.queue.id).await;
+    apply(store.as_ref(), processing.id, path_to(CallbackState::Processing)).await;
+    let cancelled = due(at(30), w.queue.id).await;
+    store.transition_callback(step(cancelled.id, CANCEL)).await.unwrap();
+    due(at(60), w.queue.id).await;
+    due(at(-1), w.queue.id).await;
+    due(at(5), w.other_queue.id).await;
+    let mut unknown = callback(&w, "+442070000599", at(5));
+    unknown.earliest_time = None;
+    create(store.as_ref(), unknown).await;
+
+    let counts = store.due_per_minute(vec![w.queue.id, w.queue2.id], from, to).await.unwrap();
+    let seen: Vec<(QueueId, Timestamp, u32)> = counts.iter().map(|d| (d.queue_id, d.minute, d.count)).collect();
+    let mut expected =
+        vec![(w.queue.id, at(0), 2), (w.queue.id, at(30), 2), (w.queue.id, at(59), 1), (w.queue2.id, at(30), 1)];
+    expected.sort_by_key(|(queue, minute, _)| (*queue, *minute));
+    assert_eq!(seen, expected);
+    assert!(store.due_per_minute(Vec::new(), from, to).await.unwrap().is_empty());
+    assert_eq!(store.due_per_minute(vec![w.other_queue.id], from, to).await.unwrap().len(), 1);
 }
 
 pub async fn tokens_are_created_found_and_counted(store: Arc<dyn Store>) {

@@ -237,6 +237,15 @@ pub struct CallbackCounts {
     pub due_soon: u64,
 }
 
+/// Active callbacks of one queue due in one minute (see [`Store::due_per_minute`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueCount {
+    pub queue_id: QueueId,
+    /// The start of the minute (UTC) the callbacks' earliest time falls in.
+    pub minute: Timestamp,
+    pub count: u32,
+}
+
 /// The column `q` searches (`q_field`); `Any` searches phone, notes, wrap code, lead id and the
 /// names of campaign, list, queue and agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -802,6 +811,16 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_position(&self, id: CallbackId) -> StoreResult<Option<u64>>;
     /// Counts for metrics at `now` (see [`CallbackCounts`]).
     async fn callback_counts(&self, now: Timestamp, due_before: Timestamp) -> StoreResult<CallbackCounts>;
+    /// Active (not `COMPLETED`) callbacks of `queue_ids` whose earliest time is in `[from, to)`,
+    /// counted per queue and minute, in (queue, minute) order: the load each slot of a day has to
+    /// carry, read in one query however many queues and slots a dashboard shows. Minutes, not
+    /// slots, because slot grids differ per queue and are the domain's to compute.
+    async fn due_per_minute(
+        &self,
+        queue_ids: Vec<QueueId>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<DueCount>>;
     /// A lead of `list_id` with `phone` (E.164) as any of its numbers, if there is one.
     async fn find_lead_by_phone(&self, list_id: ListId, phone: &str) -> StoreResult<Option<Lead>>;
 

@@ -17,6 +17,7 @@
 //! - [`agents`]: the agent and dialler protocol (presence, offers, outcomes, claims) over the engine.
 //! - [`intake`]: generated callbacks: auto-callbacks and Add-to-Queue wrap codes.
 //! - [`live`]: the live event hub behind the SSE streams.
+//! - [`dashboard`]: the dashboard's day figures (due per slot, capacity, ready agents, lags).
 //!
 //! [`ConfigCache`] keeps a short-lived snapshot of campaigns, queues and agents so the hot create
 //! path does not read them from the store on every request.
@@ -26,6 +27,7 @@ pub mod agents;
 pub mod bulk;
 pub mod callbacks;
 pub mod config;
+pub mod dashboard;
 pub mod export;
 pub mod intake;
 pub mod live;
