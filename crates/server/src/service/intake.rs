@@ -335,3 +335,65 @@ pub async fn wrap(
         }
     }
 }
+
+// ---- a callback for a contact named at create time ----------------------------------------------
+
+/// A create request that names its contact (the console's Create dialog: phone, lead name, list):
+/// the callback's lead is the list's lead with that number, else a new lead with `name`. Like an
+/// auto-callback, everything is checked before the lead is touched, and a new lead is removed
+/// again when the callback is refused, so a refused request changes nothing. An existing lead keeps
+/// its own name.
+pub async fn create_for_named_lead(
+    state: &AppState,
+    principal: &Principal,
+    mut input: CallbackCreate,
+    name: &str,
+) -> ApiResult<CallbackView> {
+    let name = name.trim();
+    if name.chars().count() > MAX_LEAD_NAME_LEN {
+        return Err(ApiError::invalid_field("lead_name", format!("a name is at most {MAX_LEAD_NAME_LEN} characters")));
+    }
+    if input.lead_id.is_some() {
+        return Err(ApiError::invalid_field("lead_name", "name a new contact or give a lead_id, not both"));
+    }
+    let list_id = input
+        .list_id
+        .ok_or_else(|| ApiError::invalid_field("list_id", "choose the list the new contact belongs to"))?;
+    scope::check_callback_target(principal, input.campaign_id, input.queue_id)?;
+    let mut lookups = Lookups::new(state).await?;
+    let campaign = lookups
+        .campaign(input.campaign_id)
+        .await?
+        .ok_or_else(|| ApiError::unknown_reference("campaign_id", "campaign", input.campaign_id))?;
+    let list = lookups.list(list_id).await?.ok_or_else(|| ApiError::unknown_reference("list_id", "list", list_id))?;
+    let snapshot = state.config_cache.snapshot(state.store.as_ref()).await?;
+    if !scope::Visible::of(principal, &snapshot).list(list.id) {
+        return Err(ApiError::unknown_reference("list_id", "list", list_id));
+    }
+    let phone =
+        PhoneNumber::parse(&input.phone, Some(&campaign.region)).map_err(|e| ApiError::from(e).for_field("phone"))?;
+    let (lead, lead_is_new) = match state.store.find_lead_by_phone(list.id, phone.as_str()).await? {
+        Some(lead) => (lead, false),
+        None => {
+            let lead = Lead {
+                id: 0,
+                list_id: list.id,
+                phones: vec![phone.as_str().to_string()],
+                timezone: None,
+                name: Some(name.to_string()).filter(|n| !n.is_empty()),
+                data: DataFields::new(),
+                created_at: state.clock.now(),
+            };
+            (state.store.create_lead(lead).await?, true)
+        }
+    };
+    input.lead_id = Some(lead.id);
+    let created = super::callbacks::create(state, principal, input, None).await.map(|(view, _)| view);
+    if created.is_err()
+        && lead_is_new
+        && let Err(e) = state.store.delete_lead(lead.id).await
+    {
+        tracing::warn!(lead = lead.id, error = %e, "could not remove the lead of a refused callback");
+    }
+    created
+}

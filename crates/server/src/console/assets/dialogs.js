@@ -1,11 +1,16 @@
 // Dialogs: any link or button with `data-dialog` opens its page (href, or data-href on a button) in
 // a modal <dialog> instead of navigating (see console/forms.rs for the protocol). Forms inside the
 // dialog post in place: 204 + X-Rebound-Location means done (go there, or reload when it is this
-// page); any other answer is the form again, with the refusal, shown in the dialog.
+// page); any other answer is the form again, with the refusal, shown in the dialog. A dialog's requests
+// also say which page it was opened on (X-Rebound-Return), the default place its forms return to.
 // The native <dialog> gives the keyboard behaviour: focus moves in, Tab stays in, Escape closes,
 // and focus returns to what opened it.
 
 const FRAGMENT = { "X-Rebound-Fragment": "1" };
+// Also sent with a dialog's requests: the page it was opened on, where its forms return to.
+function dialogHeaders() {
+  return { ...FRAGMENT, "X-Rebound-Return": window.location.pathname + window.location.search };
+}
 let opener = null;
 
 function dialog() {
@@ -15,7 +20,11 @@ function dialog() {
     element.id = "console-dialog";
     element.addEventListener("close", () => {
       element.replaceChildren();
-      if (opener && document.contains(opener)) opener.focus();
+      if (opener && document.contains(opener)) {
+        // A link in a menu that has closed meanwhile cannot take focus; its menu's summary can.
+        const closedMenu = opener.closest("details:not([open])");
+        (closedMenu ? closedMenu.querySelector("summary") : opener).focus();
+      }
       opener = null;
     });
     document.body.append(element);
@@ -40,8 +49,13 @@ function show(html) {
     close.textContent = "×";
     element.prepend(close);
   }
+  enhance(element);
   if (!element.open) element.showModal();
-  const first = element.querySelector("[autofocus], input:not([type=hidden]):not([disabled]), select, textarea, button:not(.dialog-close)");
+  revealSlots(element);
+  // The first control that can take focus (not one a fieldset disables, not a hidden default button).
+  const first = element.querySelector(
+    "[autofocus], input:not([type=hidden]):enabled, select:enabled, textarea:enabled, button:enabled:not(.dialog-close):not([tabindex='-1'])",
+  );
   if (first) first.focus();
   element.dispatchEvent(new CustomEvent("rebound:dialog-shown", { bubbles: true }));
 }
@@ -69,7 +83,7 @@ async function answer(response) {
 export async function openDialog(href, from) {
   opener = from || document.activeElement;
   try {
-    await answer(await fetch(href, { headers: FRAGMENT, credentials: "same-origin" }));
+    await answer(await fetch(href, { headers: dialogHeaders(), credentials: "same-origin" }));
   } catch (error) {
     show(`<div class="dialog-content"><h2>Not available</h2><p class="form-error" role="alert"></p></div>`);
     dialog().querySelector(".form-error").textContent = String(error);
@@ -103,13 +117,135 @@ document.addEventListener("submit", async (event) => {
   busy.forEach((button) => (button.disabled = true));
   try {
     if ((form.getAttribute("method") || "get").toLowerCase() === "post") {
-      await answer(await fetch(action, { method: "POST", body: data, headers: FRAGMENT, credentials: "same-origin" }));
+      await answer(await fetch(action, { method: "POST", body: data, headers: dialogHeaders(), credentials: "same-origin" }));
     } else {
       const url = new URL(action, window.location.href);
       url.search = data.toString();
-      await answer(await fetch(url, { headers: FRAGMENT, credentials: "same-origin" }));
+      await answer(await fetch(url, { headers: dialogHeaders(), credentials: "same-origin" }));
     }
   } finally {
     busy.forEach((button) => (button.disabled = false));
   }
 });
+
+// ---- form behaviour (callback forms: console/callback_forms) ---------------------------------------
+// Each rule is driven by data attributes, so it works the same in a dialog and on a full page, and
+// the forms still work without it.
+
+// `data-override` checkbox: the fieldset it controls (aria-controls) is disabled until it is ticked.
+function syncOverride(box) {
+  const fields = document.getElementById(box.getAttribute("aria-controls"));
+  if (fields) fields.disabled = !box.checked;
+}
+
+// `data-shown-if="name=value"`: shown only while the form's field `name` has that value.
+function syncShown(form) {
+  form.querySelectorAll("[data-shown-if]").forEach((element) => {
+    const [name, value] = element.dataset.shownIf.split("=");
+    const field = form.elements.namedItem(name);
+    const current = field instanceof RadioNodeList || field instanceof HTMLElement ? field.value : "";
+    element.hidden = current !== value;
+  });
+}
+
+// `select[data-follows=id]`: only the option groups whose `data-parent` is that select's value.
+function syncFollowers(form) {
+  form.querySelectorAll("select[data-follows]").forEach((select) => {
+    const parent = form.elements.namedItem(select.dataset.follows);
+    if (!(parent instanceof HTMLSelectElement)) return;
+    select.querySelectorAll("optgroup[data-parent]").forEach((group) => {
+      group.hidden = group.dataset.parent !== parent.value;
+    });
+    const chosen = select.selectedOptions[0];
+    if (chosen && chosen.parentElement instanceof HTMLOptGroupElement && chosen.parentElement.hidden) {
+      const first = select.querySelector(`optgroup[data-parent="${CSS.escape(parent.value)}"] option`);
+      select.value = first ? first.value : "";
+    }
+  });
+}
+
+function enhance(root) {
+  root.querySelectorAll("input[data-override]").forEach(syncOverride);
+  root.querySelectorAll("form").forEach((form) => {
+    syncShown(form);
+    syncFollowers(form);
+  });
+  root.querySelectorAll("select[data-zone-choice]").forEach((select) => (select.dataset.previous = select.value));
+}
+
+// A day's slots start at midnight: scroll the list to the chosen slot, else the first free one at
+// or after the typed time.
+function revealSlots(root) {
+  root.querySelectorAll(".slot-grid").forEach((grid) => {
+    const time = grid.closest("form")?.elements.namedItem("desired_time");
+    const typed = time instanceof HTMLInputElement ? time.value : "";
+    const free = [...grid.querySelectorAll("input[name=slot]:enabled")];
+    const target = grid.querySelector("input:checked") || free.find((slot) => slot.dataset.time >= typed) || free[0];
+    if (target) grid.scrollTop = target.parentElement.offsetTop;
+  });
+}
+
+// The timezone choice: when the date and time still show the callback's time as the previous zone
+// read it, show it as the new zone reads it (the same instant); typed values are kept as typed.
+function zoneChanged(select) {
+  const form = select.form;
+  const date = form && form.elements.namedItem("desired_date");
+  const time = form && form.elements.namedItem("desired_time");
+  const previous = select.querySelector(`option[value="${CSS.escape(select.dataset.previous || "")}"]`);
+  const next = select.selectedOptions[0];
+  select.dataset.previous = select.value;
+  if (!date || !time || !previous || !next || !next.dataset.date) return;
+  if (date.value === previous.dataset.date && time.value === previous.dataset.time) {
+    date.value = next.dataset.date;
+    time.value = next.dataset.time;
+  }
+}
+
+document.addEventListener("change", (event) => {
+  const target = event.target;
+  if (!(target instanceof HTMLElement)) return;
+  if (target.matches("input[data-override]")) syncOverride(target);
+  if (target.matches("select[data-zone-choice]")) zoneChanged(target);
+  // A slot sets the date and time it stands for.
+  if (target.matches('input[type=radio][name="slot"]') && target.dataset.date && target.form) {
+    const { desired_date: date, desired_time: time } = target.form.elements;
+    if (date && time) {
+      date.value = target.dataset.date;
+      time.value = target.dataset.time;
+    }
+  }
+  if (target.form) {
+    syncShown(target.form);
+    syncFollowers(target.form);
+  }
+});
+
+// Typing a date or time yourself un-chooses the slot.
+document.addEventListener("input", (event) => {
+  const target = event.target;
+  if (target instanceof HTMLInputElement && target.form && /^desired_(date|time)$/.test(target.name)) {
+    const none = target.form.querySelector('input[name="slot"][value=""]');
+    if (none) none.checked = true;
+  }
+});
+
+// Row menus (`details.row-menu`): one open at a time; a click elsewhere or Escape closes it.
+document.addEventListener("click", (event) => {
+  // Clicks in a dialog leave the menu that opened it alone (focus goes back there on close).
+  if (event.target instanceof Element && event.target.closest("dialog")) return;
+  const inside = event.target instanceof Element ? event.target.closest("details.row-menu") : null;
+  document.querySelectorAll("details.row-menu[open]").forEach((menu) => {
+    if (menu !== inside) menu.open = false;
+  });
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !(event.target instanceof Element)) return;
+  const menu = event.target.closest("details.row-menu[open]");
+  if (menu && !menu.closest("dialog")) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});
+
+enhance(document);
+revealSlots(document);
