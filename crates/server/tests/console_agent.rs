@@ -6,7 +6,7 @@
 mod common;
 
 use common::TestApp;
-use common::console::{Page, get, post_form, sign_in};
+use common::console::{Page, get, post_form, sign_in, sign_in_landing};
 use jiff::SignedDuration;
 use rebound_domain::access::Role;
 use serde_json::{Value, json};
@@ -24,7 +24,9 @@ fn agent_callback(app: &TestApp, agent_id: i64, phone: &str, notes: &str) -> Val
 async fn agent_user(app: &TestApp, username: &str, can_view_list: bool) -> (i64, String) {
     let agent = app.create_agent(username, json!({"can_view_callback_list": can_view_list})).await;
     app.create_user(username, Role::Agent, json!({"agent_id": agent["id"], "timezone": "Europe/London"})).await;
-    (id_of(&agent), sign_in(app, username).await)
+    let (cookie, landing) = sign_in_landing(app, username).await;
+    assert_eq!(landing, "/agent", "an agent lands on their own view");
+    (id_of(&agent), cookie)
 }
 
 /// The value of `attribute` on the element with `id` (the first `id="…"` occurrence).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::console::{Page, browser, get, post_form, sign_in};
+use common::console::{Page, browser, get, post_form, sign_in, sign_in_landing};
 use common::{PASSWORD, TestApp};
 use rebound_domain::access::Role;
 use reqwest::StatusCode;
@@ -106,7 +106,8 @@ async fn the_list_shows_the_user_and_the_callbacks_escaped() {
     let created = app.post("/callbacks", body).await.expect(201);
     let plain = app.post("/callbacks", app.queue_callback("+442079460002", json!({}))).await.expect(201);
 
-    let cookie = sign_in(&app, "alice").await;
+    let (cookie, landing) = sign_in_landing(&app, "alice").await;
+    assert_eq!(landing, "/callbacks", "a supervisor lands on the callbacks");
     let list = get(&app, "/callbacks", Some(&cookie)).await;
     assert_eq!(list.status.as_u16(), 200, "{}", list.html);
     assert!(list.html.contains(r#"<span id="whoami">Alice &lt;b&gt;A&lt;/b&gt;</span>"#), "{}", list.html);

@@ -9,6 +9,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
+use rebound_domain::access::Role;
+use rebound_domain::model::AgentId;
 
 use crate::AppState;
 use crate::auth::client_ip;
@@ -20,14 +22,21 @@ use super::forms::{Form, posted, read_body};
 use super::layout::{document, error_page, html_response};
 use super::session::current;
 
-/// Where a signed-in user lands.
+/// Where a signed-in user lands: the callbacks list.
 pub const HOME: &str = "/callbacks";
+/// Where a user who acts as an agent lands: their own offer and callbacks.
+pub const AGENT_HOME: &str = "/agent";
+
+/// The landing page for a user of `role` bound to `agent_id`.
+fn home_for(role: Role, agent_id: Option<AgentId>) -> &'static str {
+    if role == Role::Agent && agent_id.is_some() { AGENT_HOME } else { HOME }
+}
 
 /// `GET /`: the callbacks when signed in, else the sign-in page.
 pub async fn home(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     match current(&state, &parts).await {
-        Ok(Some(_)) => Redirect::to(HOME).into_response(),
+        Ok(Some(user)) => Redirect::to(home_for(user.principal.role, user.principal.agent_id)).into_response(),
         Ok(None) => Redirect::to("/login").into_response(),
         Err(e) => error_page(&e),
     }
@@ -56,7 +65,7 @@ fn login_form(username: &str, error: Option<&str>) -> Markup {
 pub async fn login_page(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     match current(&state, &parts).await {
-        Ok(Some(_)) => Redirect::to(HOME).into_response(),
+        Ok(Some(user)) => Redirect::to(home_for(user.principal.role, user.principal.agent_id)).into_response(),
         Ok(None) => html_response(StatusCode::OK, login_form("", None)),
         Err(e) => error_page(&e),
     }
@@ -77,7 +86,8 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
     let input = LoginRequest { username: username.clone(), password: field("password") };
     match sessions::sign_in(&state, client_ip(&parts.extensions), input).await {
         Ok(signed_in) => {
-            let mut response = Redirect::to(HOME).into_response();
+            let home = home_for(signed_in.view.role, signed_in.view.agent_id);
+            let mut response = Redirect::to(home).into_response();
             match HeaderValue::from_str(&signed_in.set_cookie) {
                 Ok(cookie) => {
                     response.headers_mut().insert(header::SET_COOKIE, cookie);
