@@ -281,7 +281,8 @@ async fn work(driver: &WebDriver, api: &Api, f: &Fixture, seen: &mut Seen) -> We
     until(driver, "!document.querySelector('dialog#console-dialog[open]')", "Escape to close the dialog").await?;
     seen.closed_by_escape = true;
     // The dialog's close event puts the focus back; it runs just after the dialog closes.
-    let back = "document.activeElement && document.activeElement.matches('a.action-details')";
+    // The menu item's menu closes with its dialog; focus goes back to the menu's button.
+    let back = "document.activeElement && document.activeElement.matches('details.row-menu:not([open]) > summary')";
     seen.focus_back_on_opener = until(driver, back, "the focus to return").await.is_ok();
     let focused = js(driver, "return document.activeElement ? document.activeElement.outerHTML : '';").await?;
     seen.focused_after_escape = focused.as_str().unwrap_or("").chars().take(200).collect();

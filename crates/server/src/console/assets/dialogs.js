@@ -21,9 +21,11 @@ function dialog() {
     element.addEventListener("close", () => {
       element.replaceChildren();
       if (opener && document.contains(opener)) {
-        // A link in a menu that has closed meanwhile cannot take focus; its menu's summary can.
-        const closedMenu = opener.closest("details:not([open])");
-        (closedMenu ? closedMenu.querySelector("summary") : opener).focus();
+        // A menu item's job is done once its dialog closes: the menu closes too and focus goes
+        // back to the menu's button, as in any menu.
+        const menu = opener.closest("details");
+        if (menu) menu.open = false;
+        (menu ? menu.querySelector("summary") : opener).focus();
       }
       opener = null;
     });
