@@ -1,4 +1,5 @@
-//! Access records: API tokens, console users and their sessions (migration 0004).
+//! Access records: API tokens, console users and their sessions (migration 0004), and each user's
+//! console preferences (0005).
 //!
 //! Every write runs on the writer thread as a guarded job (its own savepoint), so the changes that
 //! must go together do: disabling a user or giving them a new password ends their sessions in the
@@ -256,6 +257,30 @@ pub(crate) fn record_login_success(conn: &Connection, id: UserId) -> StoreResult
         .db()?
         .execute([id])
         .db()?;
+    touched_user(n, id)
+}
+
+// ---- user preferences ------------------------------------------------------------------------
+
+pub(crate) fn get_user_prefs(conn: &Connection, id: UserId) -> StoreResult<Option<String>> {
+    conn.prepare_cached("select prefs from user_prefs where user_id = ?1")
+        .db()?
+        .query_row([id], |r| r.get(0))
+        .optional()
+        .db()
+}
+
+/// Inserts or replaces in one statement; selecting from `app_user` makes an unknown user write
+/// nothing (`NotFound`) rather than fail the foreign key.
+pub(crate) fn put_user_prefs(conn: &Connection, id: UserId, prefs: &str) -> StoreResult<()> {
+    let n = conn
+        .prepare_cached(
+            "insert into user_prefs (user_id, prefs, updated_at) select user_id, ?2, ?3 from app_user \
+             where user_id = ?1 on conflict (user_id) do update set prefs = excluded.prefs, updated_at = excluded.updated_at",
+        )
+        .db()?
+        .execute(params![id, prefs, now_ms()])
+        .on(Op::Write("user preferences"))?;
     touched_user(n, id)
 }
 

@@ -16,9 +16,9 @@
 //! - **Dispatch** ([`dispatch`]): promotion, reservations, dialler claims and the rescuer each write a
 //!   whole batch of callbacks in one writer job, along partial indexes of the routing heads; the
 //!   writer bumps a commit counter ([`Store::commit_signal`]) after every commit that wrote anything.
-//! - **Access** (`access`): API tokens, console users and sessions; the changes that must go
-//!   together (disabling a user or a new password and the end of their sessions, a failed sign-in and
-//!   the lockout) are one writer job each.
+//! - **Access** (`access`): API tokens, console users, their sessions and console preferences; the
+//!   changes that must go together (disabling a user or a new password and the end of their
+//!   sessions, a failed sign-in and the lockout) are one writer job each.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rebound_store::StoreError> {
@@ -391,6 +391,14 @@ impl Store for SqliteStore {
     }
     async fn count_users(&self) -> StoreResult<u64> {
         self.readers.read(access::count_users).await
+    }
+
+    async fn get_user_prefs(&self, id: UserId) -> StoreResult<Option<String>> {
+        self.readers.read(move |c| access::get_user_prefs(c, id)).await
+    }
+    async fn put_user_prefs(&self, id: UserId, prefs: &str) -> StoreResult<()> {
+        let prefs = prefs.to_string();
+        self.writer.write(move |c| access::put_user_prefs(c, id, &prefs)).await
     }
 
     async fn create_session(&self, session: Session) -> StoreResult<()> {

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "operations", sql: include_str!("../migrations/0002_operations.sql") },
     Migration { version: 3, name: "dispatch", sql: include_str!("../migrations/0003_dispatch.sql") },
     Migration { version: 4, name: "access", sql: include_str!("../migrations/0004_access.sql") },
+    Migration { version: 5, name: "user_prefs", sql: include_str!("../migrations/0005_user_prefs.sql") },
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -151,7 +152,7 @@ mod tests {
     fn migrating_twice_applies_each_migration_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open_writer(&dir.path().join("m.db")).unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1, 2, 3, 4, 5]);
         assert!(migrate(&mut conn, 2).unwrap().is_empty());
         let rows: Vec<(i64, String, i64)> = conn
             .prepare("select version, name, applied_at from schema_migration")
@@ -166,7 +167,8 @@ mod tests {
                 (1, "initial".to_string(), 1),
                 (2, "operations".to_string(), 1),
                 (3, "dispatch".to_string(), 1),
-                (4, "access".to_string(), 1)
+                (4, "access".to_string(), 1),
+                (5, "user_prefs".to_string(), 1)
             ]
         );
     }
@@ -192,7 +194,7 @@ mod tests {
             MIGRATIONS[0].sql
         ))
         .unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![2, 3, 4]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![2, 3, 4, 5]);
         let kept: (String, String, i64) = conn
             .query_row("select state, result, expires_at from callback where callback_id = zeroblob(16)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -277,7 +279,7 @@ mod tests {
                  values (3, 'Alice', 'alice', 'UTC', 1, 'offline', 0);",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![4]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![4, 5]);
         let token: (String, Option<String>, i64) = conn
             .query_row("select name, scope, last_used_at from api_token where api_token_id = 7", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))

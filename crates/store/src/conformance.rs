@@ -104,6 +104,9 @@ macro_rules! conformance_tests {
             an_agent_a_user_acts_as_cannot_be_deleted,
             sessions_are_created_found_touched_and_deleted,
             purge_sessions_removes_idle_and_absolutely_expired_sessions,
+            user_prefs_round_trip_and_a_save_replaces_them_whole,
+            user_prefs_of_an_unknown_user_are_none_and_cannot_be_saved,
+            disabling_a_user_keeps_their_prefs,
             a_batch_create_stores_the_accepted_items_and_reports_the_refused,
             an_update_changes_every_edited_field_and_writes_its_event,
             a_refused_update_changes_neither_the_callback_nor_its_history,
@@ -1705,6 +1708,47 @@ pub async fn an_agent_a_user_acts_as_cannot_be_deleted(store: Arc<dyn Store>) {
     store.update_user(User { agent_id: None, ..u }).await.unwrap();
     store.delete_agent(w.agent.id).await.unwrap();
     assert_eq!(store.get_agent(w.agent.id).await.unwrap(), None);
+}
+
+pub async fn user_prefs_round_trip_and_a_save_replaces_them_whole(store: Arc<dyn Store>) {
+    let alice = store.create_user(user("alice", Role::Supervisor), "h").await.unwrap();
+    let bob = store.create_user(user("bob", Role::Monitor), "h").await.unwrap();
+    assert_eq!(store.get_user_prefs(alice.id).await.unwrap(), None, "none saved yet");
+    // Opaque text, kept byte for byte (quotes, non-ASCII, a large saved-range list).
+    let first = r#"{"version":1,"clock_24h":false,"ranges":[{"name":"Q1 — «spring»","from":"2030-01-01"}]}"#;
+    store.put_user_prefs(alice.id, first).await.unwrap();
+    assert_eq!(store.get_user_prefs(alice.id).await.unwrap().as_deref(), Some(first));
+    assert_eq!(store.get_user_prefs(bob.id).await.unwrap(), None, "only that user's");
+    let second = format!(r#"{{"version":2,"columns":[{}]}}"#, vec![r#""phone""#; 500].join(","));
+    store.put_user_prefs(alice.id, &second).await.unwrap();
+    assert_eq!(store.get_user_prefs(alice.id).await.unwrap(), Some(second.clone()), "replaced, not merged");
+    store.put_user_prefs(bob.id, "{}").await.unwrap();
+    assert_eq!(store.get_user_prefs(bob.id).await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(store.get_user_prefs(alice.id).await.unwrap(), Some(second));
+}
+
+pub async fn user_prefs_of_an_unknown_user_are_none_and_cannot_be_saved(store: Arc<dyn Store>) {
+    let ghost = 9_999;
+    assert_eq!(store.get_user_prefs(ghost).await.unwrap(), None);
+    assert_not_found(store.put_user_prefs(ghost, "{}").await);
+    assert_eq!(store.get_user_prefs(ghost).await.unwrap(), None, "the refused save left nothing");
+    // A user created afterwards starts without preferences.
+    let u = store.create_user(user("late", Role::Monitor), "h").await.unwrap();
+    assert_eq!(store.get_user_prefs(u.id).await.unwrap(), None);
+}
+
+pub async fn disabling_a_user_keeps_their_prefs(store: Arc<dyn Store>) {
+    let u = store.create_user(user("judy", Role::Supervisor), "h").await.unwrap();
+    store.put_user_prefs(u.id, r#"{"times_utc":true}"#).await.unwrap();
+    let disabled = store.update_user(User { disabled: true, ..u }).await.unwrap();
+    assert_eq!(store.get_user_prefs(u.id).await.unwrap().as_deref(), Some(r#"{"times_utc":true}"#));
+    store.set_user_password(u.id, "new").await.unwrap();
+    store.update_user(User { disabled: false, ..disabled }).await.unwrap();
+    assert_eq!(
+        store.get_user_prefs(u.id).await.unwrap().as_deref(),
+        Some(r#"{"times_utc":true}"#),
+        "enabled again (with a new password), the user finds their options as they left them"
+    );
 }
 
 pub async fn sessions_are_created_found_touched_and_deleted(store: Arc<dyn Store>) {

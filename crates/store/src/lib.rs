@@ -737,6 +737,13 @@ pub trait Store: Send + Sync + 'static {
     async fn record_login_success(&self, id: UserId) -> StoreResult<()>;
     async fn count_users(&self) -> StoreResult<u64>;
 
+    /// A user's console preferences: JSON text the server owns (the store never reads inside it).
+    /// `None` when the user has saved none, or is unknown.
+    async fn get_user_prefs(&self, id: UserId) -> StoreResult<Option<String>>;
+    /// Saves a user's preferences, replacing what was there. `NotFound` if the user is unknown.
+    /// Disabling a user keeps them; they go with the user's record.
+    async fn put_user_prefs(&self, id: UserId, prefs: &str) -> StoreResult<()>;
+
     /// `NotFound` if the user is unknown; `Conflict` if they are disabled (checked in the insert, so
     /// a sign-in racing a disable leaves no session) or the `id_hash` is taken.
     async fn create_session(&self, session: Session) -> StoreResult<()>;
