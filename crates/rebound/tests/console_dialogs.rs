@@ -315,14 +315,8 @@ fn screens() -> std::path::PathBuf {
 }
 
 async fn create_in_a_slot(driver: &WebDriver, f: &Fixture, seen: &mut Seen) -> WebDriverResult<()> {
-    // The list's own "Create" link when it has one; else the dialog opened as that link would.
-    let links = driver.find_all(By::Css(r#"a[href="/callbacks/new"][data-dialog]"#)).await?;
-    match links.first() {
-        Some(link) => link.click().await?,
-        None => {
-            js(driver, "import('/assets/dialogs.js').then((m) => m.openDialog('/callbacks/new'));").await?;
-        }
-    }
+    // The list's own "New callback" button.
+    driver.find(By::Css(r#"a#new-callback[href="/callbacks/new"][data-dialog]"#)).await?.click().await?;
     until(driver, "document.querySelector('#console-dialog form#create-callback')", "the create dialog").await?;
     driver.find(By::Id("cb-when-scheduled")).await?.click().await?;
     driver.find(By::Id("cb-phone")).await?.send_keys("020 7946 0299").await?;

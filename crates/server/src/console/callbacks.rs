@@ -231,6 +231,9 @@ fn page(view: &View<'_>, outcome: &Outcome) -> Markup {
     html! {
         h1 { "Callbacks" }
         div.toolbar {
+            @if view.user.principal.may(Permission::WriteCallbacks) {
+                a #new-callback.button href="/callbacks/new" data-dialog { "+ New callback" }
+            }
             (ranges_nav(view))
             a #refresh.button.secondary href=(link(view.pairs, &[], &[])) title="Reload the list" { "↻ Refresh" }
             span #live-status {}

@@ -26,7 +26,7 @@ use crate::service::dashboard::{Bar, DayLoad, DayQuery, DispatchLag, day_load};
 
 use super::layout::{error_page, html_response, signed_in_page};
 use super::session::SignedIn;
-use super::time::{presets, user_timezone};
+use super::time::{relative_range, user_timezone};
 
 /// This part's routes (merged by [`super::router`]).
 pub fn routes() -> Router<AppState> {
@@ -58,10 +58,10 @@ pub async fn dashboard_page(State(state): State<AppState>, user: SignedIn, RawQu
     };
     let tz = user_timezone(&user.session.user.timezone);
     let now = state.clock().now();
-    let Some(today) = presets(now, &tz).into_iter().find(|p| p.id == "today") else {
+    let Some((from, to)) = relative_range(now, &tz, 0, 1) else {
         return error_page(&ApiError::Internal("today has no bounds in the user's timezone".into()));
     };
-    let query = DayQuery { queue_id, from: today.from, to: today.to, tz: tz.clone() };
+    let query = DayQuery { queue_id, from, to, tz: tz.clone() };
     let load = match day_load(&state, &user.principal, query).await {
         Ok(load) => load,
         Err(e) => return error_page(&e),
@@ -70,7 +70,7 @@ pub async fn dashboard_page(State(state): State<AppState>, user: SignedIn, RawQu
         Ok(snapshot) => snapshot,
         Err(e) => return error_page(&e),
     };
-    let view = View { load: &load, snapshot: &snapshot, tz: &tz, now, day: today.from };
+    let view = View { load: &load, snapshot: &snapshot, tz: &tz, now, day: from };
     let main = html! { div.dashboard { (view.page(&user)) } };
     html_response(StatusCode::OK, signed_in_page(&user, "Dashboard", main))
 }
