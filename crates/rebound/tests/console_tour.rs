@@ -34,11 +34,24 @@ async fn js(driver: &WebDriver, script: &str) -> WebDriverResult<Value> {
     Ok(driver.execute(script, Vec::<Value>::new()).await?.json().clone())
 }
 
-/// Saves the screen as `name.png` and notes in `too_wide` when the page is wider than the window.
-async fn keep(driver: &WebDriver, dir: &Path, name: &str, too_wide: &mut Vec<String>) -> WebDriverResult<()> {
+/// The form controls of the page (and of an open dialog) that have no accessible name: no
+/// `<label for>`, no wrapping `<label>`, no `aria-label` or `aria-labelledby`.
+const UNLABELLED: &str = r#"
+    return [...document.querySelectorAll("input, select, textarea")]
+      .filter((el) => el.type !== "hidden" && el.type !== "submit" && el.type !== "button")
+      .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+      .map((el) => el.outerHTML.slice(0, 120));
+"#;
+
+/// Saves the screen as `name.png`; notes in `faults` when the page is wider than the window or a
+/// form control has no label.
+async fn keep(driver: &WebDriver, dir: &Path, name: &str, faults: &mut Vec<String>) -> WebDriverResult<()> {
     let overflow = js(driver, "return document.documentElement.scrollWidth - window.innerWidth;").await?;
     if overflow.as_i64().unwrap_or(0) > 0 {
-        too_wide.push(format!("{name}: {overflow} px wider than the window"));
+        faults.push(format!("{name}: {overflow} px wider than the window"));
+    }
+    if let Value::Array(unlabelled) = js(driver, UNLABELLED).await? {
+        faults.extend(unlabelled.iter().map(|control| format!("{name}: no label for {control}")));
     }
     screenshot(driver, dir, name).await;
     Ok(())
@@ -90,6 +103,9 @@ async fn the_main_screens_fit_a_laptop_and_each_role_sees_its_own() {
     let canberra = campaigns.iter().find(|c| c["name"].as_str().unwrap_or("").contains("Canberra")).expect("Canberra");
     let canberra = canberra["id"].as_i64().unwrap();
 
+    let some = api(&base, reqwest::Method::GET, "/callbacks?page_size=1", None).await;
+    let phone = some["items"][0]["phone"].as_str().expect("a demo callback").to_string();
+
     let (_chromedriver, driver_url) = start_chromedriver().await;
     let driver = browser(&driver_url, &dir.path().join("profile")).await;
     let mut too_wide = Vec::new();
@@ -119,6 +135,21 @@ async fn the_main_screens_fit_a_laptop_and_each_role_sees_its_own() {
         driver.query(By::Id("confirm-bulk-cancel")).first().await?;
         keep(&driver, &shots, "bulk-cancel", &mut too_wide).await?;
         close_dialog(&driver).await?;
+
+        driver.find(By::Id("new-callback")).await?.click().await?;
+        driver.query(By::Css("dialog#console-dialog form#create-callback")).first().await?;
+        keep(&driver, &shots, "create", &mut too_wide).await?;
+        close_dialog(&driver).await?;
+
+        driver.goto(format!("{base}/search")).await?;
+        driver.find(By::Id("search-q")).await?.send_keys(&phone).await?;
+        driver.find(By::Css("form#callback-search button[type=submit]")).await?.click().await?;
+        driver.query(By::Css("table#search-results tr[data-id], table#search-results tbody tr")).first().await?;
+        keep(&driver, &shots, "search", &mut too_wide).await?;
+
+        driver.goto(format!("{base}/options")).await?;
+        driver.query(By::Id("options")).first().await?;
+        keep(&driver, &shots, "options", &mut too_wide).await?;
 
         driver.goto(format!("{base}/dashboard")).await?;
         driver.query(By::Css("svg#due-per-slot")).first().await?;
@@ -165,7 +196,7 @@ async fn the_main_screens_fit_a_laptop_and_each_role_sees_its_own() {
     let (rows, writes, details, landing) =
         outcome.unwrap_or_else(|e| panic!("browser step failed: {e}; last page: {}", kept.display()));
 
-    assert!(too_wide.is_empty(), "screens broke the 1280×800 layout: {too_wide:?}");
+    assert!(too_wide.is_empty(), "screens broke the 1280×800 layout or left a control unlabelled: {too_wide:#?}");
     assert!(rows > 0, "the monitor sees callbacks");
     assert_eq!(writes, 0, "the monitor was offered a write action");
     assert_eq!(details, rows, "every row offers the monitor its details");

@@ -377,7 +377,12 @@ fn options_form(user: &SignedIn, prefs: &Prefs, queues: &[(QueueId, String)], er
                 }
                 div.check {
                     input #times-utc type="checkbox" name="times_utc" value="on" checked[prefs.times_utc];
-                    label for="times-utc" { "Show times in UTC (rather than " (user.session.user.timezone) ")" }
+                    label for="times-utc" {
+                        "Show times in UTC"
+                        @if user.session.user.timezone != "UTC" {
+                            " (rather than your timezone, " (user.session.user.timezone) ")"
+                        }
+                    }
                 }
             }
             fieldset #visible-states {
