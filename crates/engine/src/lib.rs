@@ -13,11 +13,14 @@
 //!   earliest times of the campaign's waiting callbacks.
 //! - **Metrics** ([`metrics`]): Prometheus counters and the dispatch-lag histogram; position in queue
 //!   and estimated wait.
+//! - **Leadership** ([`leader`]): with several nodes on one store, promotion and rescue run only on
+//!   the node holding the store's leader lease; routing and the protocol run on every node.
 //!
 //! The store is the only state: after a crash, a restarted engine finds due callbacks with
 //! `next_due`, expired holds with `next_hold_expiry`, and carries on. See `docs/ENGINE.md`.
 
 pub mod hours_change;
+pub mod leader;
 pub mod metrics;
 pub mod promote;
 pub mod protocol;
@@ -31,6 +34,7 @@ use jiff::SignedDuration;
 use rebound_domain::clock::Clock;
 use rebound_store::{Store, StoreError};
 
+pub use leader::LeaderStatus;
 pub use protocol::{OutcomeReport, WaitEstimate};
 pub use runner::{EngineTask, StepReport};
 
@@ -54,6 +58,9 @@ pub struct EngineConfig {
     pub retention_days: u32,
     /// The actor named in the audit events the engine writes.
     pub actor: String,
+    /// This node's name in the leader lease (made unique per process by the engine), for logs and
+    /// `/metrics`.
+    pub node_name: String,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +74,7 @@ impl Default for EngineConfig {
             default_handle_secs: 180.0,
             retention_days: rebound_domain::time::DEFAULT_RETENTION_DAYS,
             actor: "engine".into(),
+            node_name: "rebound".into(),
         }
     }
 }
@@ -94,11 +102,13 @@ pub struct Engine {
     pub(crate) metrics: metrics::Metrics,
     pub(crate) signals: runner::Signals,
     pub(crate) handle_times: protocol::HandleTimes,
+    pub(crate) leadership: leader::Leadership,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Arc<Engine> {
         Arc::new(Engine {
+            leadership: leader::Leadership::new(&config.node_name),
             store,
             clock,
             config,

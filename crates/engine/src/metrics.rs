@@ -78,6 +78,10 @@ pub struct Metrics {
     overdue: Gauge,
     due_soon: Gauge,
     agents_ready: Gauge,
+    /// 1 while this process runs the leader's duties.
+    leader: Gauge,
+    /// This process's name in the leader lease, as a label (value always 1).
+    node: Family<Vec<(&'static str, String)>, Gauge>,
     cache: tokio::sync::Mutex<Option<CachedCounts>>,
 }
 
@@ -97,6 +101,8 @@ impl Default for Metrics {
             overdue: Gauge::default(),
             due_soon: Gauge::default(),
             agents_ready: Gauge::default(),
+            leader: Gauge::default(),
+            node: Family::default(),
             cache: tokio::sync::Mutex::new(None),
         };
         // Every label value exists from the start, so a rate over a fresh series is not missing.
@@ -140,6 +146,12 @@ impl Metrics {
             self.due_soon.clone(),
         );
         r.register("rebound_agents_ready", "Agents whose presence is ready", self.agents_ready.clone());
+        r.register(
+            "rebound_leader",
+            "1 while this node holds the leader lease (runs promotion, rescue and retention), else 0",
+            self.leader.clone(),
+        );
+        r.register("rebound_node", "This node's name in the leader lease (the value is always 1)", self.node.clone());
         self
     }
 
@@ -180,7 +192,8 @@ fn gauge_value(n: u64) -> i64 {
 
 impl Engine {
     /// The `/metrics` body: callbacks by state, overdue, due in the next 15 minutes, ready agents,
-    /// dispatch lag histogram, promotions, offers, leases, releases, outcomes.
+    /// dispatch lag histogram, promotions, offers, leases, releases, outcomes, and whether this node
+    /// leads.
     pub async fn metrics_text(&self) -> EngineResult<String> {
         {
             // Held across the store reads: concurrent scrapes share one count instead of each
@@ -198,6 +211,9 @@ impl Engine {
                 self.metrics.set_gauges(cached);
             }
         }
+        let status = self.leader_status();
+        self.metrics.leader.set(i64::from(status.leading));
+        self.metrics.node.get_or_create(&vec![("node", status.node)]).set(1);
         let mut text = String::new();
         // Writing into a String cannot fail; an error here is a bug in an encoder, shown as a 500.
         encode(&mut text, &self.metrics.registry)

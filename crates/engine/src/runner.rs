@@ -1,6 +1,12 @@
 //! The background loop: run one pass (rescue, promote, route), then sleep until the soonest of the
 //! next due instant, the next hold expiry, the next escalation, or a notification.
 //!
+//! Rescue and promotion are the leader's duties ([`crate::leader`]): a node that does not lead only
+//! routes, and plans its wake-ups without due instants or hold expiries (the leader acts on those).
+//! When other processes share the store, their commits (promotions, agents becoming ready on another
+//! node, creates) matter here too: the loop also wakes when the store's commit signal moves, at most
+//! once per [`SHARED_COMMIT_PACE`], since this process's own commits move it as well.
+//!
 //! Wake-ups are cheap to ask for: [`Engine::notify_due`] is called on every create, so it is one
 //! atomic `fetch_min` on the instant the loop plans to wake at, and it only touches the `Notify`
 //! when the new instant is sooner than that plan. At the start of each pass the plan is reset to
@@ -24,6 +30,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// "No planned wake-up": the loop waits for a notification (or the safety re-check).
 const NEVER: i64 = i64::MAX;
+/// With a shared store, passes woken by commits start at least this long after the previous pass
+/// started (commits arrive by the thousand under load; one pass covers them all).
+const SHARED_COMMIT_PACE: Duration = Duration::from_millis(50);
 
 /// Wake-ups from the API (new or changed callbacks, presence and configuration changes).
 #[derive(Debug)]
@@ -69,14 +78,18 @@ struct Stop {
     notify: Notify,
 }
 
-/// The running background task; dropping it does not stop it, [`EngineTask::shutdown`] does.
+/// The running background tasks (the loop and the leader lease); dropping this does not stop them,
+/// [`EngineTask::shutdown`] does.
 pub struct EngineTask {
     stop: Arc<Stop>,
     handle: tokio::task::JoinHandle<()>,
+    lease_stop: Arc<Notify>,
+    lease: tokio::task::JoinHandle<()>,
 }
 
 impl EngineTask {
-    /// Stops the loop after its current pass and waits for it.
+    /// Stops the loop after its current pass and waits for it, then gives up the leader lease (only
+    /// once no pass runs, so the next leader never overlaps with this one's duties).
     pub async fn shutdown(self) {
         self.stop.requested.store(true, Ordering::Release);
         // notify_one keeps a permit if the loop is mid-pass, so it cannot miss this.
@@ -84,15 +97,21 @@ impl EngineTask {
         if let Err(e) = self.handle.await {
             tracing::error!(error = %e, "the engine loop ended abnormally");
         }
+        self.lease_stop.notify_one();
+        if let Err(e) = self.lease.await {
+            tracing::error!(error = %e, "the leader lease task ended abnormally");
+        }
     }
 }
 
 impl Engine {
-    /// Starts the background loop on the current tokio runtime.
+    /// Starts the background loop and the leader lease task on the current tokio runtime.
     pub fn start(self: &Arc<Self>) -> EngineTask {
         let stop = Arc::new(Stop::default());
+        let lease_stop = Arc::new(Notify::new());
+        let lease = tokio::spawn(crate::leader::keep_lease(self.clone(), lease_stop.clone()));
         let handle = tokio::spawn(run_loop(self.clone(), stop.clone()));
-        EngineTask { stop, handle }
+        EngineTask { stop, handle, lease_stop, lease }
     }
 
     /// Something may be due at `earliest` (a create, reschedule, edit or retry): wakes the loop if
@@ -109,26 +128,33 @@ impl Engine {
         self.signals.wake_now();
     }
 
-    /// One pass at `clock.now()`: release expired holds, promote everything due, route. Tests with a
-    /// manual clock call this directly after moving the clock.
+    /// One pass at `clock.now()`: release expired holds, promote everything due, route — every
+    /// duty, leader or not, as a single node would. Tests with a manual clock call this directly
+    /// after moving the clock.
     pub async fn run_once(&self) -> EngineResult<StepReport> {
-        Ok(self.pass().await?.0)
+        Ok(self.pass(true).await?.0)
     }
 
-    /// A pass, and what routing learned for planning the next wake-up.
-    async fn pass(&self) -> EngineResult<(StepReport, RouteReport)> {
+    /// A pass (the leader's duties only when `leading`), and what routing learned for planning the
+    /// next wake-up.
+    async fn pass(&self, leading: bool) -> EngineResult<(StepReport, RouteReport)> {
         // Every due callback is promoted before anything is routed: routing between promotion
         // batches would make the last callbacks of a large burst late.
-        let released = self.rescue_expired().await?;
-        let promoted = self.promote_all_due().await?;
+        let (released, promoted) =
+            if leading { (self.rescue_expired().await?, self.promote_all_due().await?) } else { (0, 0) };
         let route = self.route(self.clock.now()).await?;
         Ok((StepReport { released, promoted, offered: route.offered }, route))
     }
 
-    /// When the loop must look again by itself: the soonest of the next due promotion, the next
-    /// hold expiry and (when agents are free to take them) the next escalation. `None` = only a
-    /// notification can create work.
-    async fn next_wake(&self, route: &RouteReport) -> EngineResult<Option<Timestamp>> {
+    /// When the loop must look again by itself: the soonest of the next due promotion and the next
+    /// hold expiry (the leader's), and (when agents are free to take them) the next escalation.
+    /// `None` = only a notification can create work.
+    async fn next_wake(&self, route: &RouteReport, leading: bool) -> EngineResult<Option<Timestamp>> {
+        if !leading {
+            // Due callbacks and expired holds wait for the leader: planning on them would wake this
+            // node over and over for work it may not do.
+            return Ok(route.next_escalation);
+        }
         let due = self.store.next_due().await?;
         let hold = self.store.next_hold_expiry().await?;
         Ok([due, hold, route.next_escalation].into_iter().flatten().min())
@@ -137,16 +163,22 @@ impl Engine {
 
 async fn run_loop(engine: Arc<Engine>, stop: Arc<Stop>) {
     let mut backoff = FIRST_BACKOFF;
+    let mut commits = engine.store.commit_signal();
+    let mut commits_open = true;
     tracing::info!("dispatch engine started");
     while !stop.requested.load(Ordering::Acquire) {
-        // From here on, every notification is sooner than the (unknown yet) plan.
+        let started = tokio::time::Instant::now();
+        // From here on, every notification is sooner than the (unknown yet) plan, and every commit
+        // is one this pass may not have seen.
         engine.signals.planned_wake_ms.store(NEVER, Ordering::Release);
-        let outcome = match engine.pass().await {
+        commits.borrow_and_update();
+        let leading = engine.leads();
+        let outcome = match engine.pass(leading).await {
             Ok((step, route)) => {
                 if step != StepReport::default() {
                     tracing::debug!(released = step.released, promoted = step.promoted, offered = step.offered, "pass");
                 }
-                engine.next_wake(&route).await
+                engine.next_wake(&route, leading).await
             }
             Err(e) => Err(e),
         };
@@ -165,10 +197,16 @@ async fn run_loop(engine: Arc<Engine>, stop: Arc<Stop>) {
                 pause
             }
         };
+        let watch_commits = commits_open && engine.leadership.shared();
         tokio::select! {
             _ = engine.signals.wake.notified() => {}
             _ = stop.notify.notified() => {}
             _ = tokio::time::sleep(sleep_for) => {}
+            changed = commits.changed(), if watch_commits => match changed {
+                Ok(()) => tokio::time::sleep_until(started + SHARED_COMMIT_PACE).await,
+                // The store is gone (shutting down): the other wake-ups remain.
+                Err(_) => commits_open = false,
+            },
         }
     }
     tracing::info!("dispatch engine stopped");

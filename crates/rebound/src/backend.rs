@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use rebound_store::Store;
+use rebound_store_postgres::{PgOptions, PgStore};
 use rebound_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::config::Database;
 
-/// Opens (creating when needed) the store and runs its migrations.
+/// Opens (creating when needed) the store and runs its migrations: the embedded SQLite file, or a
+/// PostgreSQL database (which must exist; its tables are created here).
 pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
     match database {
         Database::Sqlite { file } => {
@@ -25,6 +27,13 @@ pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
             })
             .await
             .context("the store-opening task failed")??;
+            Ok(Arc::new(store))
+        }
+        // Connecting applies pending migrations under an advisory lock, so nodes may start together.
+        Database::Postgres { url } => {
+            let store = PgStore::connect(url.expose(), PgOptions::default())
+                .await
+                .with_context(|| format!("cannot open the {database}"))?;
             Ok(Arc::new(store))
         }
     }

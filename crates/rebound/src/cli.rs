@@ -19,7 +19,7 @@ use rebound_bench::BenchArgs;
         then REBOUND_* environment variables (REBOUND_DATA_DIR, REBOUND_LISTEN, REBOUND_DATABASE_URL, \
         REBOUND_RETENTION_DAYS, REBOUND_LOG, REBOUND_BOOTSTRAP_TOKEN, REBOUND_BOOTSTRAP_PASSWORD, \
         REBOUND_SECURE_COOKIES, REBOUND_MAX_BODY_BYTES, \
-        REBOUND_MAX_IMPORT_BODY_BYTES, REBOUND_OFFER_TIMEOUT_SECS, REBOUND_CONFIG), then flags; each later \
+        REBOUND_MAX_IMPORT_BODY_BYTES, REBOUND_OFFER_TIMEOUT_SECS, REBOUND_NODE_NAME, REBOUND_CONFIG), then flags; each later \
         source wins."
 )]
 pub struct Cli {
@@ -51,7 +51,8 @@ pub struct StoreArgs {
     /// Directory for the embedded database and an optional rebound.toml [default: ./rebound-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// `sqlite:///path/to/rebound.db`, or a file or directory path (embedded store); PostgreSQL arrives later.
+    /// `postgres://user@host:5432/database` (several nodes may share it), or `sqlite:///path/to/rebound.db`
+    /// or a file or directory path (the embedded store).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
     /// A TOML configuration file [default: rebound.toml in the data directory, if present].

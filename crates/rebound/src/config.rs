@@ -7,6 +7,7 @@
 //! | `data_dir`              | `REBOUND_DATA_DIR`               | `--data-dir`     | `./rebound-data`  |
 //! | `listen`                | `REBOUND_LISTEN`                 | `--listen`       | `127.0.0.1:8080`  |
 //! | `database_url`          | `REBOUND_DATABASE_URL`           | `--database-url` | `<data_dir>/rebound.db` |
+//! | `node_name`             | `REBOUND_NODE_NAME`              |                  | the host name     |
 //! | `retention_days`        | `REBOUND_RETENTION_DAYS`         |                  | 14                |
 //! | `log`                   | `REBOUND_LOG`                    |                  | `info`            |
 //! | `bootstrap_token`       | `REBOUND_BOOTSTRAP_TOKEN`        |                  | none              |
@@ -23,6 +24,11 @@
 //!
 //! `engine.offer_timeout_secs` (TOML: `[engine]` then `offer_timeout_secs = 20`) is how long an agent
 //! has to accept an offer before it goes back to the queue (and the agent is set `not_ready`).
+//!
+//! `database_url` picks the store: a path or `sqlite://…` the embedded one, `postgres://…` (or
+//! `postgresql://…`) a PostgreSQL database that several nodes may share. `node_name` names this node
+//! in the leader lease, the logs and `/metrics` (the process adds a unique suffix, so two nodes with
+//! the same name still never both lead).
 //!
 //! The file is `--config FILE` (or `REBOUND_CONFIG`), else `rebound.toml` inside the data directory
 //! when it exists. The data directory used to find that file comes from the flag, the environment or
@@ -83,6 +89,8 @@ pub const SQLITE_FILE_NAME: &str = rebound_store_sqlite::SqliteStore::FILE_NAME;
 pub enum Database {
     /// The embedded SQLite store in this file.
     Sqlite { file: PathBuf },
+    /// A PostgreSQL database (the URL may hold a password, hence a [`Secret`]).
+    Postgres { url: Secret },
 }
 
 impl Database {
@@ -96,6 +104,7 @@ impl fmt::Display for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Database::Sqlite { file } => write!(f, "SQLite {}", file.display()),
+            Database::Postgres { url } => write!(f, "PostgreSQL {}", postgres_display(url.expose())),
         }
     }
 }
@@ -119,6 +128,8 @@ pub struct Config {
     pub max_import_body_bytes: usize,
     /// Seconds an agent has to accept an offer.
     pub offer_timeout_secs: u32,
+    /// This node's name in the leader lease, the logs and `/metrics`.
+    pub node_name: String,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -142,11 +153,6 @@ pub enum ConfigError {
     Toml { path: PathBuf, source: toml::de::Error },
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
-    #[error(
-        "PostgreSQL support arrives with the multi-node release; use the embedded store for now \
-         (sqlite:///path/to/rebound.db, a plain path, or no database URL)"
-    )]
-    Postgres,
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
@@ -168,6 +174,7 @@ struct Layer {
     secure_cookies: Option<bool>,
     max_body_bytes: Option<usize>,
     max_import_body_bytes: Option<usize>,
+    node_name: Option<String>,
     engine: Option<EngineLayer>,
 }
 
@@ -198,6 +205,7 @@ impl Layer {
             secure_cookies: higher.secure_cookies.or(self.secure_cookies),
             max_body_bytes: higher.max_body_bytes.or(self.max_body_bytes),
             max_import_body_bytes: higher.max_import_body_bytes.or(self.max_import_body_bytes),
+            node_name: higher.node_name.or(self.node_name),
             engine: match (self.engine, higher.engine) {
                 (Some(lower), Some(higher)) => Some(lower.overlay(higher)),
                 (lower, higher) => higher.or(lower),
@@ -227,6 +235,7 @@ impl Layer {
             max_import_body_bytes: get("REBOUND_MAX_IMPORT_BODY_BYTES")
                 .map(|v| parse_number("REBOUND_MAX_IMPORT_BODY_BYTES", &v))
                 .transpose()?,
+            node_name: get("REBOUND_NODE_NAME"),
             engine: Some(EngineLayer {
                 offer_timeout_secs: get("REBOUND_OFFER_TIMEOUT_SECS")
                     .map(|v| parse_number("REBOUND_OFFER_TIMEOUT_SECS", &v))
@@ -355,6 +364,12 @@ impl Config {
             ));
         }
 
+        let node_name = match layer.node_name {
+            Some(name) => valid_node_name(name.trim())
+                .ok_or_else(|| invalid("node_name", "must be 1–64 letters, digits, '.', '_' or '-'"))?,
+            None => default_node_name(),
+        };
+
         Ok(Config {
             data_dir,
             listen,
@@ -367,6 +382,7 @@ impl Config {
             max_body_bytes,
             max_import_body_bytes,
             offer_timeout_secs,
+            node_name,
             config_file,
         })
     }
@@ -381,6 +397,7 @@ impl Config {
             engine: rebound_engine::EngineConfig {
                 offer_timeout: jiff::SignedDuration::from_secs(i64::from(self.offer_timeout_secs)),
                 retention_days: self.retention_days,
+                node_name: self.node_name.clone(),
                 ..defaults.engine.clone()
             },
             secure_cookies: self.secure_cookies,
@@ -396,7 +413,8 @@ fn read_file_layer(path: &Path) -> Result<Layer, ConfigError> {
 }
 
 /// Reads a database URL: `sqlite:///abs/path`, `sqlite://rel/path`, `sqlite:path` or a plain path
-/// select the embedded store; `postgres://…` is refused until the multi-node release.
+/// select the embedded store; `postgres://…` and `postgresql://…` a PostgreSQL database (checked
+/// here, connected to when the store opens).
 ///
 /// The path names the database file when it has an extension (`rebound.db`, `calls.sqlite`) and is
 /// not an existing directory; otherwise it is a directory holding [`SQLITE_FILE_NAME`].
@@ -406,8 +424,12 @@ pub fn parse_database_url(url: &str) -> Result<Database, ConfigError> {
         return Err(invalid("database_url", "must not be empty"));
     }
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") || lower.starts_with("postgres:") {
-        return Err(ConfigError::Postgres);
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        return parse_postgres_url(url);
+    }
+    if lower.starts_with("postgres:") || lower.starts_with("postgresql:") {
+        // Not a file named "postgres:…": a URL missing its slashes.
+        return Err(invalid("database_url", "write a PostgreSQL URL as postgres://user@host:5432/database"));
     }
     let path = if let Some(rest) = strip_prefix_ci(url, "sqlite://") {
         rest
@@ -416,7 +438,7 @@ pub fn parse_database_url(url: &str) -> Result<Database, ConfigError> {
     } else if let Some((scheme, _)) = url.split_once("://") {
         return Err(invalid(
             "database_url",
-            format!("unsupported scheme '{scheme}://' (use sqlite:///path or a plain path; PostgreSQL arrives later)"),
+            format!("unsupported scheme '{scheme}://' (use postgres://…, sqlite:///path or a plain path)"),
         ));
     } else {
         url
@@ -429,6 +451,57 @@ pub fn parse_database_url(url: &str) -> Result<Database, ConfigError> {
     let path = PathBuf::from(path);
     let is_dir = path.is_dir() || path.extension().is_none() || path.to_string_lossy().ends_with('/');
     Ok(if is_dir { Database::sqlite_in(&path) } else { Database::Sqlite { file: path } })
+}
+
+/// A `postgres://user:password@host:port/database?options` URL, parsed by the driver itself so that
+/// what passes here also connects (or fails only for reasons of the network or the server).
+fn parse_postgres_url(url: &str) -> Result<Database, ConfigError> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        // The driver's message never repeats the URL, so no password reaches the error.
+        .map_err(|e| invalid("database_url", format!("not a PostgreSQL URL ({e})")))?;
+    if config.get_dbname().is_none() {
+        return Err(invalid("database_url", "names no database (postgres://user@host:5432/database)"));
+    }
+    Ok(Database::Postgres { url: Secret::new(url) })
+}
+
+/// A PostgreSQL URL for logs and messages: user, hosts, ports and database, never the password.
+fn postgres_display(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else { return "(an invalid URL)".into() };
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match config.get_ports().get(i).or(config.get_ports().first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    format!("postgres://{user}{}/{}", hosts.join(","), config.get_dbname().unwrap_or_default())
+}
+
+/// `name` if it is a usable node name.
+fn valid_node_name(name: &str) -> Option<String> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then(|| name.to_string())
+}
+
+/// The host name (what an operator recognises a node by), or `rebound` when it cannot be read.
+fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .and_then(|name| valid_node_name(name.trim()))
+        .unwrap_or_else(|| "rebound".to_string())
 }
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -559,13 +632,38 @@ mod tests {
         let dotted = existing_dir.path().join("v1.2");
         std::fs::create_dir(&dotted).unwrap();
         assert_eq!(parse_database_url(dotted.to_str().unwrap()).unwrap(), Database::sqlite_in(&dotted));
-        for pg in ["postgres://u:p@h/db", "postgresql://h/db"] {
-            let err = parse_database_url(pg).unwrap_err();
-            assert!(matches!(err, ConfigError::Postgres));
-            assert!(err.to_string().contains("PostgreSQL support arrives with the multi-node release"), "{err}");
+        for pg in ["postgres://u:p@h/db", "postgresql://h:5433/db?connect_timeout=5"] {
+            let database = parse_database_url(pg).unwrap();
+            assert_eq!(database, Database::Postgres { url: Secret::new(pg) });
         }
+        assert!(parse_database_url("postgres://h").unwrap_err().to_string().contains("names no database"));
+        assert!(parse_database_url("postgres:h/db").unwrap_err().to_string().contains("postgres://"));
+        assert!(parse_database_url("postgres://h:notaport/db").unwrap_err().to_string().contains("database_url"));
         assert!(parse_database_url("mysql://h/db").unwrap_err().to_string().contains("unsupported scheme"));
         assert!(parse_database_url("sqlite://").is_err());
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres_and_its_password_is_never_shown() {
+        let env = env_of(&[("REBOUND_DATABASE_URL", "postgres://rebound:s3cret@db.example:5433/calls")]);
+        let c = Config::load_with(&Flags::default(), &env).unwrap();
+        assert!(matches!(&c.database, Database::Postgres { url } if url.expose().contains("s3cret")));
+        assert_eq!(c.database.to_string(), "PostgreSQL postgres://rebound@db.example:5433/calls");
+        assert!(!format!("{c:?}").contains("s3cret"));
+
+        let file = tempfile::tempdir().unwrap();
+        let toml = write_toml(file.path(), "pg.toml", "database_url = \"postgresql://h/from_file\"\n");
+        let c = Config::load_with(&Flags { config: Some(toml), ..Flags::default() }, &env_of(&[])).unwrap();
+        assert_eq!(c.database.to_string(), "PostgreSQL postgres://h:5432/from_file");
+    }
+
+    #[test]
+    fn the_node_name_defaults_to_the_host_and_reaches_the_engine() {
+        let c = Config::load_with(&Flags::default(), &env_of(&[])).unwrap();
+        assert!(valid_node_name(&c.node_name).is_some(), "{}", c.node_name);
+        let c = Config::load_with(&Flags::default(), &env_of(&[("REBOUND_NODE_NAME", "node-b")])).unwrap();
+        assert_eq!(c.node_name, "node-b");
+        assert_eq!(c.app_config().engine.node_name, "node-b");
     }
 
     #[test]
@@ -589,7 +687,9 @@ mod tests {
             (&[("REBOUND_BOOTSTRAP_PASSWORD", "too short")], "bootstrap_password"),
             (&[("REBOUND_SECURE_COOKIES", "maybe")], "REBOUND_SECURE_COOKIES"),
             (&[("REBOUND_LOG", "rebound=loud")], "log"),
-            (&[("REBOUND_DATABASE_URL", "postgres://localhost/rebound")], "PostgreSQL"),
+            (&[("REBOUND_DATABASE_URL", "postgres://localhost")], "database_url"),
+            (&[("REBOUND_NODE_NAME", "has spaces")], "node_name"),
+            (&[("REBOUND_NODE_NAME", "a/b")], "node_name"),
         ];
         for (pairs, needle) in cases {
             let err = Config::load_with(&Flags::default(), &env_of(pairs)).unwrap_err().to_string();

@@ -10,9 +10,14 @@
 //! server is ready.
 //!
 //! Shutdown: stop accepting connections, end the live event streams, let in-flight requests finish
-//! (up to [`SHUTDOWN_GRACE`]), then stop the engine after its current pass. Nothing the engine does
-//! lives only in memory, so a hard kill is safe too: a restart finds due callbacks and expired
-//! offers in the store.
+//! (up to [`SHUTDOWN_GRACE`]), then stop the engine after its current pass (it then gives up the
+//! leader lease, if it held it). Nothing the engine does lives only in memory, so a hard kill is safe
+//! too: a restart finds due callbacks and expired offers in the store.
+//!
+//! Several nodes on one PostgreSQL database: each serves the API and console and routes; the node
+//! holding the store's leader lease also promotes, rescues expired holds and runs retention (see
+//! `rebound_engine::leader`). A node that dies loses nothing: another takes the lease over once it
+//! expires, and the holds of the dead node expire and go back to the queue.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -34,7 +39,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     let shutdown = ShutdownSignal::install()?;
-    tracing::info!(database = %config.database, "opening the store");
+    tracing::info!(database = %config.database, node = %config.node_name, "opening the store");
     let store = backend::open_store(&config.database).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
@@ -80,8 +85,8 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %local, "serving");
 
     // Retention: removes callbacks (and their history and reports) past their retention date, in
-    // small batches so it never holds the writer for long.
-    let retention = rebound_server::retention::spawn(state.clone(), RETENTION_EVERY, RETENTION_BATCH);
+    // small batches so it never holds the writer for long; on the leader only.
+    let retention = spawn_retention(state.clone());
     let app = router(state.clone());
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -122,6 +127,34 @@ pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
 /// How often the retention pass runs, and how many callbacks one store call removes at most.
 const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 const RETENTION_BATCH: u32 = 1_000;
+
+/// How often a node that does not lead looks whether it does now (to run retention).
+const RETENTION_LEADER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The retention loop: a pass as soon as this node leads, then one every [`RETENTION_EVERY`] while
+/// it does (nodes sharing a database would otherwise all delete the same rows). Runs until aborted;
+/// a failing pass is logged and tried again next time.
+fn spawn_retention(state: rebound_server::AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if !state.engine().leads() {
+                tokio::time::sleep(RETENTION_LEADER_CHECK).await;
+                continue;
+            }
+            match rebound_server::retention::run_once(&state, RETENTION_BATCH).await {
+                Ok(removed) if removed != rebound_store::PurgeOutcome::default() => tracing::info!(
+                    retention.callbacks = removed.callbacks,
+                    retention.events = removed.events,
+                    retention.reports = removed.reports,
+                    "retention removed expired records"
+                ),
+                Ok(_) => tracing::debug!("retention found nothing to remove"),
+                Err(e) => tracing::error!(error.cause = %e, "a retention pass failed; it runs again later"),
+            }
+            tokio::time::sleep(RETENTION_EVERY).await;
+        }
+    })
+}
 
 /// The shutdown signals, registered eagerly (a `tokio::signal::ctrl_c()` future only registers its
 /// handler when first polled, which would leave a window where SIGINT kills the process outright).

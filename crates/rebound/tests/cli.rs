@@ -28,6 +28,7 @@ const REBOUND_VARS: &[&str] = &[
     "REBOUND_MAX_BODY_BYTES",
     "REBOUND_MAX_IMPORT_BODY_BYTES",
     "REBOUND_CONFIG",
+    "REBOUND_NODE_NAME",
 ];
 
 fn rebound(args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -295,16 +296,18 @@ fn migrate_creates_the_store_and_exits() {
 }
 
 #[test]
-fn a_postgres_url_is_refused_with_a_clear_message() {
-    let out = run(&["migrate", "--database-url", "postgres://rebound@localhost/rebound"], &[]);
+fn a_postgres_database_that_cannot_be_reached_fails_with_a_clear_message() {
+    // Nothing listens on port 1: the connection is refused at once.
+    let out = run(&["migrate", "--database-url", "postgres://rebound:pw-not-shown@127.0.0.1:1/rebound"], &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("PostgreSQL support arrives with the multi-node release"), "{stderr}");
+    assert!(stderr.contains("cannot open the PostgreSQL postgres://rebound@127.0.0.1:1/rebound"), "{stderr}");
+    assert!(!stderr.contains("pw-not-shown"), "the password is never shown: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let out = run(&["serve"], &[("REBOUND_DATABASE_URL", "postgresql://h/db")]);
+    let out = run(&["serve"], &[("REBOUND_DATABASE_URL", "postgresql://h")]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL support arrives"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database_url: names no database"));
 }
 
 #[test]

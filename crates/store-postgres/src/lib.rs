@@ -12,7 +12,8 @@
 //! - **Sections**: `config` (campaigns, lists, leads, queues, agents, wrap codes), `callbacks`
 //!   (create, read, list, search, transitions, edits), `operations` (bulk cancel and its report,
 //!   export, retention), `access` (tokens, users, sessions, preferences), `dispatch` (the engine's
-//!   reads and batched writes), `events` (the live event stream).
+//!   reads and batched writes), `events` (the live event stream), `leader` (the leader lease that
+//!   picks the node running the singleton duties).
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ mod dispatch;
 #[allow(dead_code)] // shared helpers, used as the sections are written (issue 7)
 mod error;
 mod events;
+mod leader;
 mod operations;
 pub mod schema;
 
@@ -410,5 +412,11 @@ impl Store for PgStore {
     }
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         events::commit_signal(self)
+    }
+    async fn claim_leadership(&self, node: &str, ttl: std::time::Duration) -> StoreResult<LeaderLease> {
+        leader::claim_leadership(self, node, ttl).await
+    }
+    async fn resign_leadership(&self, node: &str) -> StoreResult<()> {
+        leader::resign_leadership(self, node).await
     }
 }

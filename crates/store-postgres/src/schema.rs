@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "dispatch", sql: include_str!("../migrations/0003_dispatch.sql") },
     Migration { version: 4, name: "access", sql: include_str!("../migrations/0004_access.sql") },
     Migration { version: 5, name: "user_prefs", sql: include_str!("../migrations/0005_user_prefs.sql") },
+    Migration { version: 6, name: "leader_lease", sql: include_str!("../migrations/0006_leader_lease.sql") },
 ];
 
 /// The advisory lock key migrations hold (any constant unique to Rebound).

@@ -515,4 +515,14 @@ impl Store for SqliteStore {
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.writer.commits()
     }
+
+    // ---- several nodes --------------------------------------------------------------------------
+
+    /// One process owns the file (its one writer thread), so it always leads: nothing to store.
+    async fn claim_leadership(&self, node: &str, _ttl: std::time::Duration) -> StoreResult<LeaderLease> {
+        Ok(LeaderLease { holder: node.to_string(), expires_at: None })
+    }
+    async fn resign_leadership(&self, _node: &str) -> StoreResult<()> {
+        Ok(())
+    }
 }

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "dispatch", sql: include_str!("../migrations/0003_dispatch.sql") },
     Migration { version: 4, name: "access", sql: include_str!("../migrations/0004_access.sql") },
     Migration { version: 5, name: "user_prefs", sql: include_str!("../migrations/0005_user_prefs.sql") },
+    Migration { version: 6, name: "leader_lease", sql: include_str!("../migrations/0006_leader_lease.sql") },
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -152,7 +153,7 @@ mod tests {
     fn migrating_twice_applies_each_migration_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open_writer(&dir.path().join("m.db")).unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![1, 2, 3, 4, 5, 6]);
         assert!(migrate(&mut conn, 2).unwrap().is_empty());
         let rows: Vec<(i64, String, i64)> = conn
             .prepare("select version, name, applied_at from schema_migration")
@@ -168,7 +169,8 @@ mod tests {
                 (2, "operations".to_string(), 1),
                 (3, "dispatch".to_string(), 1),
                 (4, "access".to_string(), 1),
-                (5, "user_prefs".to_string(), 1)
+                (5, "user_prefs".to_string(), 1),
+                (6, "leader_lease".to_string(), 1)
             ]
         );
     }
@@ -194,7 +196,7 @@ mod tests {
             MIGRATIONS[0].sql
         ))
         .unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![2, 3, 4, 5]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![2, 3, 4, 5, 6]);
         let kept: (String, String, i64) = conn
             .query_row("select state, result, expires_at from callback where callback_id = zeroblob(16)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -279,7 +281,7 @@ mod tests {
                  values (3, 'Alice', 'alice', 'UTC', 1, 'offline', 0);",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![4, 5]);
+        assert_eq!(migrate(&mut conn, 1).unwrap(), vec![4, 5, 6]);
         let token: (String, Option<String>, i64) = conn
             .query_row("select name, scope, last_used_at from api_token where api_token_id = 7", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))

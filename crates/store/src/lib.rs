@@ -577,6 +577,16 @@ pub struct PurgeOutcome {
 /// Slot bookings of a queue: (slot start, active callbacks booked into it).
 pub type SlotBookings = Vec<(Timestamp, u32)>;
 
+/// The leader lease as a [`Store::claim_leadership`] left it: who holds it, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderLease {
+    /// The node (process) that holds it.
+    pub holder: String,
+    /// When it runs out unless renewed, by the store's clock; `None` when the store is only ever
+    /// opened by one process, which therefore always leads (the embedded store).
+    pub expires_at: Option<Timestamp>,
+}
+
 /// Every persistent operation of Rebound. Configuration `create_*` methods ignore the `id` and
 /// `created_at` fields of their argument and return the stored record; `update_*` replaces the
 /// whole record (the caller merges a PATCH first).
@@ -840,4 +850,16 @@ pub trait Store: Send + Sync + 'static {
     /// it instead of polling. (A store shared by several processes also bumps it when it learns of
     /// another's commits; readers keep a slow poll as a fallback.)
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    // ---- several nodes ------------------------------------------------------------------------
+    /// The leader lease: of the processes sharing this store, the one holding it runs the singleton
+    /// duties (promotion sweep, rescue of expired holds, retention). Takes the lease for `node` for
+    /// `ttl` when it is free, expired or already `node`'s (renewing it), in one conditional write,
+    /// timed by one clock every node shares (the database's, not the callers'). Answers who holds it
+    /// afterwards: `node` if the claim succeeded, another node if that one's lease is still running.
+    /// A store only one process can open answers `node` with no expiry and writes nothing.
+    async fn claim_leadership(&self, node: &str, ttl: std::time::Duration) -> StoreResult<LeaderLease>;
+    /// Gives the lease up if `node` holds it (a graceful shutdown), so the next node to claim gets it
+    /// at once instead of after the expiry. Not holding it is not an error.
+    async fn resign_leadership(&self, node: &str) -> StoreResult<()>;
 }

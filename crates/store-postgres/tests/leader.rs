@@ -1,0 +1,113 @@
+//! The leader lease on PostgreSQL (migration 0006): one holder at a time, renewed by its holder,
+//! taken over after it expires or is resigned, and exactly one winner when nodes race for it.
+//!
+//! Runs on a fresh database of the server named by `REBOUND_TEST_DATABASE_URL` (as the conformance
+//! suite); without it the tests say so and pass, like every PostgreSQL test of `cargo test`.
+
+use std::time::Duration;
+
+use rebound_store::Store;
+use rebound_store_postgres::{PgOptions, PgStore};
+
+/// A database made for one test; dropped (with any connection still open) when the guard goes.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                if let Ok((client, connection)) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
+                    tokio::spawn(connection);
+                    let _ = client.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Two stores (two "nodes") on one fresh database, or `None` without a server to test on.
+async fn two_nodes() -> Option<(PgStore, PgStore, TestDatabase)> {
+    let Ok(admin_url) = std::env::var("REBOUND_TEST_DATABASE_URL") else {
+        eprintln!("REBOUND_TEST_DATABASE_URL is not set: the PostgreSQL leader lease tests are skipped");
+        return None;
+    };
+    let name = format!("rebound_test_{}", uuid::Uuid::now_v7().simple());
+    let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute(&format!("create database {name}")).await.expect("create the test database");
+    let guard = TestDatabase { admin_url: admin_url.clone(), name: name.clone() };
+    let mut config: tokio_postgres::Config = admin_url.parse().expect("a database URL");
+    config.dbname(&name);
+    let url = database_url(&config);
+    let a = PgStore::connect(&url, PgOptions { max_connections: 4 }).await.expect("node a connects");
+    let b = PgStore::connect(&url, PgOptions { max_connections: 4 }).await.expect("node b connects");
+    Some((a, b, guard))
+}
+
+fn database_url(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{}", config.get_dbname().unwrap_or("postgres"))
+}
+
+const TTL: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn one_node_holds_the_lease_until_it_resigns() {
+    let Some((a, b, _db)) = two_nodes().await else { return };
+    let first = a.claim_leadership("a", TTL).await.unwrap();
+    assert_eq!(first.holder, "a");
+    let expires = first.expires_at.expect("a shared store's lease expires");
+
+    let refused = b.claim_leadership("b", TTL).await.unwrap();
+    assert_eq!(refused, first, "a running lease stays with its holder, and b is told who holds it");
+
+    let renewed = a.claim_leadership("a", TTL).await.unwrap();
+    assert_eq!(renewed.holder, "a");
+    assert!(renewed.expires_at.unwrap() >= expires, "a renewal moves the expiry forward");
+
+    b.resign_leadership("b").await.unwrap();
+    assert_eq!(b.claim_leadership("b", TTL).await.unwrap().holder, "a", "only the holder can resign");
+
+    a.resign_leadership("a").await.unwrap();
+    assert_eq!(b.claim_leadership("b", TTL).await.unwrap().holder, "b", "a resigned lease is free at once");
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over() {
+    let Some((a, b, _db)) = two_nodes().await else { return };
+    assert_eq!(a.claim_leadership("a", Duration::from_millis(200)).await.unwrap().holder, "a");
+    assert_eq!(b.claim_leadership("b", TTL).await.unwrap().holder, "a");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.claim_leadership("b", TTL).await.unwrap().holder, "b", "a dead node's lease runs out");
+    assert_eq!(a.claim_leadership("a", TTL).await.unwrap().holder, "b", "and it does not come back to it");
+}
+
+#[tokio::test]
+async fn nodes_racing_for_a_free_lease_agree_on_one_winner() {
+    let Some((a, b, _db)) = two_nodes().await else { return };
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let claims: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { store.claim_leadership(&format!("node-{i}"), TTL).await.unwrap() })
+        })
+        .collect();
+    let mut holders = Vec::new();
+    for claim in claims {
+        holders.push(claim.await.unwrap().holder);
+    }
+    holders.dedup();
+    assert_eq!(holders.len(), 1, "every claim saw the same winner: {holders:?}");
+}
