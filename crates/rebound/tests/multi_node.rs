@@ -1,6 +1,7 @@
 //! Several `rebound serve` nodes on one PostgreSQL database (issue 7). Each test gets a fresh
 //! database on the server `REBOUND_TEST_DATABASE_URL` names (a role that may create databases, e.g.
-//! `postgres://postgres@127.0.0.1:5432/postgres`); without it they say so and pass.
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Behind the `pg-tests` feature until the PostgreSQL
+//! store is complete (issue 7); `.ci/run` runs them with `REBOUND_CI_POSTGRES=1`.
 //!
 //! The main test runs three nodes under load (creates, agents, a dialler on every node), SIGKILLs the
 //! leader mid-load and restarts it. Afterwards:
@@ -11,6 +12,7 @@
 //!   steps, and no agent ever held two callbacks at the same time;
 //! - **events cross nodes**: a console streaming `/events` from one node sees a callback created on
 //!   another.
+#![cfg(feature = "pg-tests")]
 
 mod common;
 
@@ -40,12 +42,10 @@ struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// A fresh database, or `None` (the test is skipped) without a server to test on.
-    async fn create() -> Option<TestDatabase> {
-        let Ok(admin_url) = std::env::var("REBOUND_TEST_DATABASE_URL") else {
-            eprintln!("REBOUND_TEST_DATABASE_URL is not set: the multi-node tests are skipped");
-            return None;
-        };
+    /// A fresh database.
+    async fn create() -> TestDatabase {
+        let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
+            .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server the multi-node tests run on");
         let name = format!("rebound_nodes_{}", uuid::Uuid::now_v7().simple());
         let (client, connection) =
             tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
@@ -53,7 +53,7 @@ impl TestDatabase {
         client.batch_execute(&format!("create database {name}")).await.expect("create the test database");
         let mut config: tokio_postgres::Config = admin_url.parse().expect("a database URL");
         config.dbname(&name);
-        Some(TestDatabase { url: database_url(&config), admin_url, name })
+        TestDatabase { url: database_url(&config), admin_url, name }
     }
 }
 
@@ -360,7 +360,7 @@ async fn stream_shows(response: &mut reqwest::Response, needle: &str, within: Du
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_started_together_migrate_one_database_once() {
-    let Some(db) = TestDatabase::create().await else { return };
+    let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
     let migrations: Vec<_> = (0..3)
         .map(|i| {
@@ -411,7 +411,7 @@ async fn wait_until_leading(engine: &rebound_engine::Engine, leading: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lease_goes_to_one_engine_and_moves_when_it_stops() {
-    let Some(db) = TestDatabase::create().await else { return };
+    let db = TestDatabase::create().await;
     let (a, b) = (pg_engine(&db.url, "a").await, pg_engine(&db.url, "b").await);
     let task_a = a.start();
     wait_until_leading(&a, true).await;
@@ -434,7 +434,7 @@ async fn the_lease_goes_to_one_engine_and_moves_when_it_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
-    let Some(db) = TestDatabase::create().await else { return };
+    let db = TestDatabase::create().await;
     require_a_complete_store(&db.url).await;
     let dir = tempfile::tempdir().unwrap();
     let names = ["node-a", "node-b", "node-c"];

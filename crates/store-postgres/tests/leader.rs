@@ -3,6 +3,7 @@
 //!
 //! Runs on a fresh database of the server named by `REBOUND_TEST_DATABASE_URL` (as the conformance
 //! suite); without it the tests say so and pass, like every PostgreSQL test of `cargo test`.
+#![cfg(feature = "pg-conformance")] // with the conformance suite: see tests/conformance.rs
 
 use std::time::Duration;
 
@@ -31,12 +32,10 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Two stores (two "nodes") on one fresh database, or `None` without a server to test on.
-async fn two_nodes() -> Option<(PgStore, PgStore, TestDatabase)> {
-    let Ok(admin_url) = std::env::var("REBOUND_TEST_DATABASE_URL") else {
-        eprintln!("REBOUND_TEST_DATABASE_URL is not set: the PostgreSQL leader lease tests are skipped");
-        return None;
-    };
+/// Two stores (two "nodes") on one fresh database.
+async fn two_nodes() -> (PgStore, PgStore, TestDatabase) {
+    let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
+        .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server these tests run on");
     let name = format!("rebound_test_{}", uuid::Uuid::now_v7().simple());
     let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.expect("connect");
     tokio::spawn(connection);
@@ -47,7 +46,7 @@ async fn two_nodes() -> Option<(PgStore, PgStore, TestDatabase)> {
     let url = database_url(&config);
     let a = PgStore::connect(&url, PgOptions { max_connections: 4 }).await.expect("node a connects");
     let b = PgStore::connect(&url, PgOptions { max_connections: 4 }).await.expect("node b connects");
-    Some((a, b, guard))
+    (a, b, guard)
 }
 
 fn database_url(config: &tokio_postgres::Config) -> String {
@@ -65,7 +64,7 @@ const TTL: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn one_node_holds_the_lease_until_it_resigns() {
-    let Some((a, b, _db)) = two_nodes().await else { return };
+    let (a, b, _db) = two_nodes().await;
     let first = a.claim_leadership("a", TTL).await.unwrap();
     assert_eq!(first.holder, "a");
     let expires = first.expires_at.expect("a shared store's lease expires");
@@ -86,7 +85,7 @@ async fn one_node_holds_the_lease_until_it_resigns() {
 
 #[tokio::test]
 async fn an_expired_lease_is_taken_over() {
-    let Some((a, b, _db)) = two_nodes().await else { return };
+    let (a, b, _db) = two_nodes().await;
     assert_eq!(a.claim_leadership("a", Duration::from_millis(200)).await.unwrap().holder, "a");
     assert_eq!(b.claim_leadership("b", TTL).await.unwrap().holder, "a");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -96,7 +95,7 @@ async fn an_expired_lease_is_taken_over() {
 
 #[tokio::test]
 async fn nodes_racing_for_a_free_lease_agree_on_one_winner() {
-    let Some((a, b, _db)) = two_nodes().await else { return };
+    let (a, b, _db) = two_nodes().await;
     let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
     let claims: Vec<_> = (0..8)
         .map(|i| {
