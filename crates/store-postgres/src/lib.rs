@@ -24,11 +24,9 @@ use rebound_store::*;
 
 mod access;
 mod callbacks;
-#[allow(dead_code)] // shared helpers, used as the sections are written (issue 7)
 mod codec;
 mod config;
 mod dispatch;
-#[allow(dead_code)] // shared helpers, used as the sections are written (issue 7)
 mod error;
 mod events;
 mod leader;
@@ -55,6 +53,10 @@ pub struct PgStore {
     /// Bumped after commits that wrote something (this process's, and other nodes' as the watcher
     /// sees them).
     commit_signal: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Single creates of this process, combined into shared transactions (see `callbacks`).
+    creates: callbacks::CreateQueue,
+    /// How far the audit tail is final: the live stream never steps over an event still in flight.
+    events: Arc<events::Horizon>,
 }
 
 impl PgStore {
@@ -72,7 +74,12 @@ impl PgStore {
             .max_size(options.max_connections.max(2))
             .build()
             .map_err(error::backend)?;
-        let store = PgStore { pool, commit_signal: Arc::new(tokio::sync::watch::channel(0).0) };
+        let store = PgStore {
+            pool,
+            commit_signal: Arc::new(tokio::sync::watch::channel(0).0),
+            creates: callbacks::CreateQueue::default(),
+            events: Arc::new(events::Horizon::default()),
+        };
         {
             let mut client = store.client().await?;
             schema::migrate(&mut client, codec::now_ms()).await?;
@@ -86,16 +93,10 @@ impl PgStore {
         self.pool.get().await.map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
     }
 
-    #[allow(dead_code)] // used by the writing sections (issue 7)
     /// Tells the engine something was committed (after the COMMIT, never inside a transaction).
     pub(crate) fn committed(&self) {
         self.commit_signal.send_modify(|n| *n = n.wrapping_add(1));
     }
-}
-
-/// The answer of a section that is not written yet (the PostgreSQL store is being built, issue 7).
-pub(crate) fn not_yet(what: &str) -> StoreError {
-    StoreError::Backend(format!("{what} is not implemented on PostgreSQL yet"))
 }
 
 #[async_trait]
