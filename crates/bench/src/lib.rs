@@ -21,6 +21,10 @@
 //! Every throughput (rows or requests per second) is printed with its ratio to the ceiling; latency
 //! percentiles are not, since a ratio of a latency to an insert rate means nothing.
 //!
+//! `--database-url postgres://…` runs the same cells on a fresh PostgreSQL database (no ceiling then),
+//! and `--nodes N` starts N servers on it, each with its own engine: the creates cell spreads its
+//! connections over all of them.
+//!
 //! Timings live here and only here: tests assert behaviour, this measures it.
 
 mod dispatch;
@@ -89,6 +93,15 @@ pub struct BenchArgs {
     /// Where the temporary database goes (default: the system temp dir).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Run on PostgreSQL instead of SQLite: a server URL with a role that may create databases
+    /// (`postgres://postgres@127.0.0.1:5432/postgres`). The bench makes a fresh database there and
+    /// drops it at the end. The SQLite ceiling is not measured then (no ratios).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Rebound nodes sharing the PostgreSQL database (each a whole server with its own engine, in this
+    /// process); the creates cell spreads its connections over all of them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
 }
 
 /// See [`BenchArgs::spread`].
@@ -131,7 +144,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
     let start = Timestamp::from_second((Timestamp::now().as_second() / 3600 + 24) * 3600)?;
     let spreader = Spreader { start, spread: args.spread, planned };
 
-    let ceiling = if args.wants("ceiling") {
+    let postgres = match &args.database_url {
+        Some(url) => Some(BenchDatabase::create(url).await?),
+        None => None,
+    };
+    if let Some(db) = &postgres {
+        report.line(format!("on PostgreSQL (fresh database {}), {} node(s)", db.name, args.nodes.max(1)));
+    }
+
+    let ceiling = if args.wants("ceiling") && postgres.is_none() {
         let path = dir.path().join("ceiling.db");
         let rate =
             rebound_store_sqlite::ceiling::raw_insert_rate(&path, args.ceiling_rows, &|i| spreader.desired_time(i))?;
@@ -146,7 +167,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         None
     };
 
-    let server = BenchServer::start(dir.path(), spreader).await?;
+    let server =
+        BenchServer::start(dir.path(), postgres.as_ref().map(|db| db.url.as_str()), args.nodes, spreader).await?;
     let mut stored = 0usize;
 
     if args.wants("creates") && args.creates > 0 {
@@ -301,12 +323,52 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
         );
     }
 
+    drop(server);
+    if let Some(db) = postgres {
+        db.drop_database().await;
+    }
     Ok(report.text)
+}
+
+/// A fresh PostgreSQL database for one bench run.
+struct BenchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDatabase {
+    async fn create(admin_url: &str) -> anyhow::Result<BenchDatabase> {
+        let name = format!("rebound_bench_{}", Timestamp::now().as_second());
+        let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client.batch_execute(&format!("create database {name}")).await?;
+        let mut config: tokio_postgres::Config = admin_url.parse()?;
+        config.dbname(&name);
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => "127.0.0.1".to_string(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("postgres");
+        let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+        let url = format!("postgres://{user}{password}@{host}:{port}/{name}");
+        Ok(BenchDatabase { admin_url: admin_url.to_string(), name, url })
+    }
+
+    async fn drop_database(self) {
+        if let Ok((client, connection)) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await {
+            tokio::spawn(connection);
+            let _ = client.batch_execute(&format!("drop database if exists {} with (force)", self.name)).await;
+        }
+    }
 }
 
 /// A server on a loopback port with an admin token and a campaign/queue fixture.
 struct BenchServer {
     addr: SocketAddr,
+    /// Every node's address (the first is `addr`); more than one only on PostgreSQL.
+    nodes: Vec<SocketAddr>,
     store: Arc<dyn Store>,
     token: String,
     campaign_id: i64,
@@ -315,18 +377,22 @@ struct BenchServer {
 }
 
 impl BenchServer {
-    async fn start(dir: &std::path::Path, spreader: Spreader) -> anyhow::Result<BenchServer> {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir)?);
+    async fn start(
+        dir: &std::path::Path,
+        postgres: Option<&str>,
+        nodes: usize,
+        spreader: Spreader,
+    ) -> anyhow::Result<BenchServer> {
+        let store = open_store(dir, postgres).await?;
         let token = auth::generate_token_secret();
         store.create_token(NewToken::new("bench", Role::Admin, auth::hash_token_secret(&token), None)).await?;
-        let state = AppState::new(store.clone(), Arc::new(SystemClock), AppConfig::default());
-        // The engine runs for the whole bench: the dispatch cells measure it, and the others show
-        // that it costs nothing while nothing is due.
-        let _running = state.engine().start(); // dropping the handle does not stop the engine
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let listener = rebound_server::without_nagle(listener);
-        tokio::spawn(async move { axum::serve(listener, rebound_server::router(state)).await });
+        let addr = serve_node(store.clone()).await?;
+        let mut addrs = vec![addr];
+        if let Some(url) = postgres {
+            for _ in 1..nodes.max(1) {
+                addrs.push(serve_node(open_store(dir, Some(url)).await?).await?);
+            }
+        }
         let mut conn = HttpConn::connect(addr, &token).await?;
 
         let all_day = json!([["00:00", "24:00"]]);
@@ -351,12 +417,33 @@ impl BenchServer {
         )
         .await?;
         let queue_id = queue["id"].as_i64().context("queue id")?;
-        Ok(BenchServer { addr, store, token, campaign_id, queue_id, spreader })
+        Ok(BenchServer { addr, nodes: addrs, store, token, campaign_id, queue_id, spreader })
     }
 
     fn body_maker(&self) -> BodyMaker {
         BodyMaker { campaign_id: self.campaign_id, queue_id: self.queue_id, spreader: self.spreader }
     }
+}
+
+/// The store of one node: SQLite in `dir`, or a connection to the PostgreSQL database `postgres`.
+async fn open_store(dir: &std::path::Path, postgres: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match postgres {
+        Some(url) => Arc::new(rebound_store_postgres::PgStore::connect(url, Default::default()).await?),
+        None => Arc::new(SqliteStore::open_in_dir(dir)?),
+    })
+}
+
+/// One node: the production router and engine over `store` on a loopback port.
+async fn serve_node(store: Arc<dyn Store>) -> anyhow::Result<SocketAddr> {
+    let state = AppState::new(store, Arc::new(SystemClock), AppConfig::default());
+    // The engine runs for the whole bench: the dispatch cells measure it, and the others show
+    // that it costs nothing while nothing is due.
+    let _running = state.engine().start(); // dropping the handle does not stop the engine
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let listener = rebound_server::without_nagle(listener);
+    tokio::spawn(async move { axum::serve(listener, rebound_server::router(state)).await });
+    Ok(addr)
 }
 
 /// A distinct, valid London number for each index (020 7xxx xxxx, then 020 8xxx xxxx, …).
@@ -382,8 +469,8 @@ async fn post(conn: &mut HttpConn, path: &str, body: &Value) -> anyhow::Result<V
 async fn creates_cell(server: &BenchServer, n: usize, connections: usize) -> anyhow::Result<(f64, Latency)> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut conns = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        conns.push(HttpConn::connect(server.addr, &server.token).await?);
+    for i in 0..connections {
+        conns.push(HttpConn::connect(server.nodes[i % server.nodes.len()], &server.token).await?);
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
