@@ -42,6 +42,7 @@ use rebound_domain::clock::SystemClock;
 use rebound_domain::model::User;
 use rebound_server::{AppConfig, AppState, auth};
 use rebound_store::{NewToken, Store};
+use rebound_store_postgres::scratch::ScratchDatabase;
 use rebound_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
@@ -145,7 +146,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
     let spreader = Spreader { start, spread: args.spread, planned };
 
     let postgres = match &args.database_url {
-        Some(url) => Some(BenchDatabase::create(url).await?),
+        Some(url) => Some(ScratchDatabase::create(url, "rebound_bench").await?),
         None => None,
     };
     if let Some(db) = &postgres {
@@ -324,44 +325,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<String> {
     }
 
     drop(server);
-    if let Some(db) = postgres {
-        db.drop_database().await;
-    }
+    drop(postgres); // drops the database
     Ok(report.text)
-}
-
-/// A fresh PostgreSQL database for one bench run.
-struct BenchDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl BenchDatabase {
-    async fn create(admin_url: &str) -> anyhow::Result<BenchDatabase> {
-        let name = format!("rebound_bench_{}", Timestamp::now().as_second());
-        let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        client.batch_execute(&format!("create database {name}")).await?;
-        let mut config: tokio_postgres::Config = admin_url.parse()?;
-        config.dbname(&name);
-        let host = match config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-            _ => "127.0.0.1".to_string(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let user = config.get_user().unwrap_or("postgres");
-        let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-        let url = format!("postgres://{user}{password}@{host}:{port}/{name}");
-        Ok(BenchDatabase { admin_url: admin_url.to_string(), name, url })
-    }
-
-    async fn drop_database(self) {
-        if let Ok((client, connection)) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await {
-            tokio::spawn(connection);
-            let _ = client.batch_execute(&format!("drop database if exists {} with (force)", self.name)).await;
-        }
-    }
 }
 
 /// A server on a loopback port with an admin token and a campaign/queue fixture.

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
-use rebound_store::{Store, StoreError};
+use rebound_store_postgres::scratch::ScratchDatabase;
 use rebound_store_postgres::{PgOptions, PgStore};
 use serde_json::{Value, json};
 
@@ -33,89 +33,11 @@ const IMPORTED: usize = 1_000;
 
 // ---- the database -------------------------------------------------------------------------------
 
-/// A database made for one test; dropped (with any connection still open) when the guard goes.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    /// The URL of the new database.
-    url: String,
-}
-
-impl TestDatabase {
-    /// A fresh database.
-    async fn create() -> TestDatabase {
-        let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
-            .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server the multi-node tests run on");
-        let name = format!("rebound_nodes_{}", uuid::Uuid::now_v7().simple());
-        let (client, connection) =
-            tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
-        tokio::spawn(connection);
-        client.batch_execute(&format!("create database {name}")).await.expect("create the test database");
-        let mut config: tokio_postgres::Config = admin_url.parse().expect("a database URL");
-        config.dbname(&name);
-        TestDatabase { url: database_url(&config), admin_url, name }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async {
-                if let Ok((client, connection)) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
-                    tokio::spawn(connection);
-                    let _ = client.batch_execute(&format!("drop database if exists {name} with (force)")).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// `config` as a URL again (tokio-postgres parses URLs but does not print them).
-fn database_url(config: &tokio_postgres::Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".to_string(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-    format!("postgres://{user}{password}@{host}:{port}/{}", config.get_dbname().unwrap_or("postgres"))
-}
-
-/// Fails at once, saying why, while the PostgreSQL store still answers "not implemented" for a
-/// method the nodes need (instead of nodes that die at start-up or answer 500s).
-async fn require_a_complete_store(url: &str) {
-    let store = PgStore::connect(url, PgOptions { max_connections: 2 }).await.expect("the store connects");
-    let now = jiff::Timestamp::now();
-    let probes: Vec<(&str, Result<(), StoreError>)> = vec![
-        ("count_tokens", store.count_tokens().await.map(drop)),
-        ("count_users", store.count_users().await.map(drop)),
-        ("list_campaigns", store.list_campaigns().await.map(drop)),
-        (
-            "list_callbacks",
-            store.list_callbacks(&Default::default(), Default::default(), Default::default()).await.map(drop),
-        ),
-        ("next_due", store.next_due().await.map(drop)),
-        ("next_hold_expiry", store.next_hold_expiry().await.map(drop)),
-        ("free_agents", store.free_agents().await.map(drop)),
-        ("last_event_id", store.last_event_id().await.map(drop)),
-        ("events_after", store.events_after(0, 1).await.map(drop)),
-        ("purge_expired", store.purge_expired(now, 1).await.map(drop)),
-    ];
-    for (method, outcome) in probes {
-        if let Err(StoreError::Backend(message)) = outcome
-            && message.contains("not implemented")
-        {
-            panic!(
-                "the PostgreSQL store is not complete yet ({method}: {message}); the multi-node test needs every \
-                 Store method (issue 7)"
-            );
-        }
-    }
+/// A fresh database on the server `REBOUND_TEST_DATABASE_URL` names, dropped when the test ends.
+async fn test_database() -> ScratchDatabase {
+    let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
+        .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server the multi-node tests run on");
+    ScratchDatabase::create(&admin_url, "rebound_nodes").await.expect("a fresh test database")
 }
 
 // ---- the nodes ----------------------------------------------------------------------------------
@@ -360,7 +282,7 @@ async fn stream_shows(response: &mut reqwest::Response, needle: &str, within: Du
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_started_together_migrate_one_database_once() {
-    let db = TestDatabase::create().await;
+    let db = test_database().await;
     let dir = tempfile::tempdir().unwrap();
     let migrations: Vec<_> = (0..3)
         .map(|i| {
@@ -411,7 +333,7 @@ async fn wait_until_leading(engine: &rebound_engine::Engine, leading: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lease_goes_to_one_engine_and_moves_when_it_stops() {
-    let db = TestDatabase::create().await;
+    let db = test_database().await;
     let (a, b) = (pg_engine(&db.url, "a").await, pg_engine(&db.url, "b").await);
     let task_a = a.start();
     wait_until_leading(&a, true).await;
@@ -434,8 +356,7 @@ async fn the_lease_goes_to_one_engine_and_moves_when_it_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
-    let db = TestDatabase::create().await;
-    require_a_complete_store(&db.url).await;
+    let db = test_database().await;
     let dir = tempfile::tempdir().unwrap();
     let names = ["node-a", "node-b", "node-c"];
     // The first node bootstraps the admin token and user; the others find them.

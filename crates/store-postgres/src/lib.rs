@@ -32,6 +32,7 @@ mod events;
 mod leader;
 mod operations;
 pub mod schema;
+pub mod scratch;
 
 /// Tuning of a [`PgStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use rebound_domain::model::CallbackId;
 use rebound_domain::state::Action;
 use rebound_server::{AppConfig, AppState, auth, router};
 use rebound_store::{NewToken, Store, TransitionRequest};
+use rebound_store_postgres::scratch::ScratchDatabase;
 use rebound_store_postgres::{PgOptions, PgStore};
 use rebound_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
@@ -44,7 +45,7 @@ pub struct TestApp {
     server: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
     /// Declared after everything holding a connection: the database is dropped last.
-    _database: Option<TestDatabase>,
+    _database: Option<ScratchDatabase>,
 }
 
 /// A response: status, headers and JSON body (`Value::Null` when empty or not JSON).
@@ -98,68 +99,17 @@ pub fn backend_is_postgres() -> bool {
 }
 
 /// The store of one test app (and the database to drop afterwards, on PostgreSQL).
-async fn open_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<TestDatabase>) {
+async fn open_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<ScratchDatabase>) {
     if !backend_is_postgres() {
         return (Arc::new(SqliteStore::open_in_dir(dir).expect("open sqlite store")), None);
     }
     let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL").expect(
         "REBOUND_TEST_BACKEND=postgres needs REBOUND_TEST_DATABASE_URL (a server where tests may create databases)",
     );
-    let database = TestDatabase::create(&admin_url).await;
+    let database = ScratchDatabase::create(&admin_url, "rebound_http").await.expect("a fresh test database");
     // Few connections: the tests of a binary run in parallel, each with its own app.
     let store = PgStore::connect(&database.url, PgOptions { max_connections: 4 }).await.expect("the store connects");
     (Arc::new(store), Some(database))
-}
-
-/// A database made for one test app on PostgreSQL; dropped (with any connection still open) when
-/// the guard goes.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    /// The URL of the new database.
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create(admin_url: &str) -> TestDatabase {
-        let name = format!("rebound_http_{}", uuid::Uuid::now_v7().simple());
-        let (client, connection) =
-            tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
-        tokio::spawn(connection);
-        client.batch_execute(&format!("create database {name}")).await.expect("create the test database");
-        let mut config: tokio_postgres::Config = admin_url.parse().expect("a database URL");
-        config.dbname(&name);
-        TestDatabase { admin_url: admin_url.to_string(), url: database_url(&config), name }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async {
-                if let Ok((client, connection)) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
-                    tokio::spawn(connection);
-                    let _ = client.batch_execute(&format!("drop database if exists {name} with (force)")).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// `config` as a URL again (tokio-postgres parses URLs but does not print them).
-fn database_url(config: &tokio_postgres::Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".to_string(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-    format!("postgres://{user}{password}@{host}:{port}/{}", config.get_dbname().unwrap_or("postgres"))
 }
 
 impl TestApp {
