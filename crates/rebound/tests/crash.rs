@@ -11,10 +11,11 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
+use common::load::{Acked, Api, agent_loop, dialler_loop, phone, start_load};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "crash-test-bootstrap-token-0123456789";
@@ -25,43 +26,6 @@ const IMPORTED: usize = 3_000;
 /// quickly after the restart.
 fn start_server(data_dir: &Path) -> ServeProcess {
     ServeProcess::start(data_dir, &[("REBOUND_BOOTSTRAP_TOKEN", TOKEN), ("REBOUND_OFFER_TIMEOUT_SECS", "2")])
-}
-
-#[derive(Clone)]
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn new(server: &ServeProcess) -> Api {
-        Api { base: format!("{}/api/v1", server.base), http: reqwest::Client::new() }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Result<(u16, Value)> {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Result<(u16, Value)> {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-
-    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let (status, body) = self.send(method, path, body).await.expect("request");
-        assert!((200..300).contains(&status), "{path} answered {status}: {body}");
-        body
-    }
 }
 
 /// Campaign open all day, a queue without duplicate check, agents serving it, all ready.
@@ -106,108 +70,12 @@ async fn fixture(api: &Api) -> (i64, i64, Vec<i64>) {
     (campaign_id, queue_id, agents)
 }
 
-fn phone(i: usize) -> String {
-    format!("+44207{:07}", i % 10_000_000)
-}
-
-/// Everything the clients were told was created.
-type Acked = Arc<Mutex<HashSet<String>>>;
-
-/// The load: single creates, agents taking offers, a dialler claiming and reporting half of what it
-/// claims (the other half stays leased). Runs until aborted; errors (the server died) end a task.
-fn start_load(
-    api: &Api,
-    campaign_id: i64,
-    queue_id: i64,
-    agents: &[i64],
-    acked: &Acked,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    {
-        let (api, acked) = (api.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in 100_000.. {
-                let body =
-                    json!({"type": "queue", "campaign_id": campaign_id, "queue_id": queue_id, "phone": phone(i)});
-                match api.post("/callbacks", body).await {
-                    Ok((201, cb)) => {
-                        acked.lock().unwrap().insert(cb["id"].as_str().unwrap().to_string());
-                    }
-                    Ok((status, body)) => panic!("create answered {status}: {body}"),
-                    Err(_) => return,
-                }
-            }
-        }));
-    }
-    for &agent in agents {
-        let api = api.clone();
-        tasks.push(tokio::spawn(async move { agent_loop(&api, agent, true).await }));
-    }
-    {
-        let api = api.clone();
-        tasks.push(tokio::spawn(async move { dialler_loop(&api, campaign_id, true).await }));
-    }
-    tasks
-}
-
-/// An agent's desktop: take the current offer, accept it, report it connected. With `forever`
-/// false it stops when there has been nothing to do for a while.
-async fn agent_loop(api: &Api, agent: i64, forever: bool) {
-    let mut idle = 0;
-    while forever || idle < 200 {
-        let Ok((status, offer)) = api.get(&format!("/agents/{agent}/offer")).await else { return };
-        if status != 200 {
-            idle += 1;
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        }
-        idle = 0;
-        let id = offer["id"].as_str().unwrap().to_string();
-        let step = if offer["state"] == "ROUTING" {
-            api.post(&format!("/callbacks/{id}/accept"), json!({"agent_id": agent})).await
-        } else {
-            api.post(&format!("/callbacks/{id}/outcome"), json!({"outcome": "connected", "agent_id": agent})).await
-        };
-        // A 409 is a race the protocol allows (the offer expired meanwhile); anything else is a bug.
-        match step {
-            Ok((200 | 409, _)) => {}
-            Ok((status, body)) => panic!("agent step answered {status}: {body}"),
-            Err(_) => return,
-        }
-    }
-}
-
-/// A dialler: claim, report `connected` for every lease (or only half of them while `keep_half`).
-async fn dialler_loop(api: &Api, campaign_id: i64, keep_half: bool) {
-    loop {
-        let claim = json!({"campaign_id": campaign_id, "max": 100, "lease_secs": 3});
-        let Ok((status, leased)) = api.post("/dialer/claim", claim).await else { return };
-        assert_eq!(status, 200, "claim: {leased}");
-        let items = leased["items"].as_array().unwrap();
-        if items.is_empty() {
-            if !keep_half {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        }
-        let report: Vec<Value> = items
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !keep_half || i % 2 == 0)
-            .map(|(_, cb)| json!({"id": cb["id"], "outcome": "connected", "lease_id": cb["lease_id"]}))
-            .collect();
-        let Ok((status, body)) = api.post("/dialer/outcomes", json!({"items": report})).await else { return };
-        assert_eq!(status, 200, "outcomes: {body}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = start_server(&data);
-    let api = Api::new(&server);
+    let api = Api::new(&server, TOKEN);
     let (campaign_id, queue_id, agents) = fixture(&api).await;
     let acked: Acked = Arc::default();
 
@@ -222,7 +90,7 @@ async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
             acked.insert(item["id"].as_str().expect("every import item was created").to_string());
         }
     }
-    let load = start_load(&api, campaign_id, queue_id, &agents, &acked);
+    let load = start_load(&api, (campaign_id, queue_id), &agents, 100_000, 100, &acked);
     // Kill once work is visibly in every stage (or after 20 s at most).
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -248,7 +116,7 @@ async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
 
     // Restart on the same data; agents and the dialler carry on until nothing is left.
     let server = start_server(&data);
-    let api = Api::new(&server);
+    let api = Api::new(&server, TOKEN);
     let drain_deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let mut work: Vec<tokio::task::JoinHandle<()>> = Vec::new();
@@ -257,7 +125,7 @@ async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
             work.push(tokio::spawn(async move { agent_loop(&api, agent, false).await }));
         }
         let dialler_api = api.clone();
-        work.push(tokio::spawn(async move { dialler_loop(&dialler_api, campaign_id, false).await }));
+        work.push(tokio::spawn(async move { dialler_loop(&dialler_api, campaign_id, 100, false).await }));
         for w in work {
             w.await.expect("a client task panicked");
         }

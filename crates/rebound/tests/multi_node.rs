@@ -18,10 +18,11 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
+use common::load::{Acked, Api, agent_loop, dialler_loop, phone, start_load};
 use rebound_store_postgres::scratch::ScratchDatabase;
 use rebound_store_postgres::{PgOptions, PgStore};
 use serde_json::{Value, json};
@@ -85,42 +86,13 @@ async fn wait_for_one_leader(http: &reqwest::Client, nodes: &[&ServeProcess]) ->
 
 // ---- the API ------------------------------------------------------------------------------------
 
-#[derive(Clone)]
-struct Api {
-    base: String,
-    http: reqwest::Client,
+/// What the multi-node test asks of a node beyond the shared client.
+trait NodeApi {
+    async fn total(&self, query: &str) -> u64;
+    async fn ready(&self, agent: i64);
 }
 
-impl Api {
-    fn new(node: &ServeProcess) -> Api {
-        Api { base: format!("{}/api/v1", node.base), http: reqwest::Client::new() }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Result<(u16, Value)> {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Result<(u16, Value)> {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-
-    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let (status, body) = self.send(method, path, body).await.expect("request");
-        assert!((200..300).contains(&status), "{path} answered {status}: {body}");
-        body
-    }
-
+impl NodeApi for Api {
     async fn total(&self, query: &str) -> u64 {
         let (_, page) = self.get(&format!("/callbacks?{query}&page_size=1")).await.expect("request");
         page["total"].as_u64().unwrap_or(0)
@@ -167,102 +139,6 @@ async fn fixture(api: &Api, agents: usize) -> (i64, i64, Vec<i64>) {
         ids.push(agent["id"].as_i64().unwrap());
     }
     (campaign_id, queue_id, ids)
-}
-
-fn phone(i: usize) -> String {
-    format!("+44207{:07}", i % 10_000_000)
-}
-
-/// Everything the clients were told was created.
-type Acked = Arc<Mutex<HashSet<String>>>;
-
-/// One node's share of the load: single creates (numbers from `first_phone` on), its agents taking
-/// offers, a dialler claiming and reporting half of what it claims (the other half stays leased).
-/// Runs until aborted; an error (the node died) ends a task.
-fn start_load(
-    api: &Api,
-    ids: (i64, i64),
-    agents: &[i64],
-    first_phone: usize,
-    acked: &Acked,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let (campaign_id, queue_id) = ids;
-    let mut tasks = Vec::new();
-    {
-        let (api, acked) = (api.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in first_phone.. {
-                let body =
-                    json!({"type": "queue", "campaign_id": campaign_id, "queue_id": queue_id, "phone": phone(i)});
-                match api.post("/callbacks", body).await {
-                    Ok((201, cb)) => {
-                        acked.lock().unwrap().insert(cb["id"].as_str().unwrap().to_string());
-                    }
-                    Ok((status, body)) => panic!("create answered {status}: {body}"),
-                    Err(_) => return,
-                }
-            }
-        }));
-    }
-    for &agent in agents {
-        let api = api.clone();
-        tasks.push(tokio::spawn(async move { agent_loop(&api, agent, true).await }));
-    }
-    let api = api.clone();
-    tasks.push(tokio::spawn(async move { dialler_loop(&api, campaign_id, true).await }));
-    tasks
-}
-
-/// An agent's desktop: take the current offer, accept it, report it connected. With `forever`
-/// false it stops when there has been nothing to do for a while.
-async fn agent_loop(api: &Api, agent: i64, forever: bool) {
-    let mut idle = 0;
-    while forever || idle < 200 {
-        let Ok((status, offer)) = api.get(&format!("/agents/{agent}/offer")).await else { return };
-        if status != 200 {
-            idle += 1;
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        }
-        idle = 0;
-        let id = offer["id"].as_str().unwrap().to_string();
-        let step = if offer["state"] == "ROUTING" {
-            api.post(&format!("/callbacks/{id}/accept"), json!({"agent_id": agent})).await
-        } else {
-            api.post(&format!("/callbacks/{id}/outcome"), json!({"outcome": "connected", "agent_id": agent})).await
-        };
-        // A 409 is a race the protocol allows (the offer expired meanwhile); anything else is a bug.
-        match step {
-            Ok((200 | 409, _)) => {}
-            Ok((status, body)) => panic!("agent step answered {status}: {body}"),
-            Err(_) => return,
-        }
-    }
-}
-
-/// A dialler: claim, report `connected` for every lease (or only half of them while `keep_half`).
-async fn dialler_loop(api: &Api, campaign_id: i64, keep_half: bool) {
-    loop {
-        let claim = json!({"campaign_id": campaign_id, "max": 50, "lease_secs": 3});
-        let Ok((status, leased)) = api.post("/dialer/claim", claim).await else { return };
-        assert_eq!(status, 200, "claim: {leased}");
-        let items = leased["items"].as_array().unwrap();
-        if items.is_empty() {
-            if !keep_half {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        }
-        let report: Vec<Value> = items
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !keep_half || i % 2 == 0)
-            .map(|(_, cb)| json!({"id": cb["id"], "outcome": "connected", "lease_id": cb["lease_id"]}))
-            .collect();
-        let Ok((status, body)) = api.post("/dialer/outcomes", json!({"items": report})).await else { return };
-        assert_eq!(status, 200, "outcomes: {body}");
-    }
 }
 
 /// Reads a live event stream until `needle` appears in it (or the deadline passes).
@@ -361,7 +237,7 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
     let names = ["node-a", "node-b", "node-c"];
     // The first node bootstraps the admin token and user; the others find them.
     let mut nodes: Vec<ServeProcess> = names.iter().map(|name| start_node(dir.path(), &db.url, name)).collect();
-    let apis: Vec<Api> = nodes.iter().map(Api::new).collect();
+    let apis: Vec<Api> = nodes.iter().map(|node| Api::new(node, TOKEN)).collect();
     let http = reqwest::Client::new();
 
     let (campaign_id, queue_id, agents) = fixture(&apis[0], AGENTS_PER_NODE * nodes.len()).await;
@@ -408,7 +284,7 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
     let mut load: Vec<Vec<tokio::task::JoinHandle<()>>> = apis
         .iter()
         .enumerate()
-        .map(|(node, api)| start_load(api, (campaign_id, queue_id), &agents_of(node), 100_000 * (node + 1), &acked))
+        .map(|(node, api)| start_load(api, (campaign_id, queue_id), &agents_of(node), 100_000 * (node + 1), 50, &acked))
         .collect();
 
     let (leader, leader_name) = wait_for_one_leader(&http, &nodes.iter().collect::<Vec<_>>()).await;
@@ -434,10 +310,17 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
 
     // The killed node comes back (a new process: a new lease holder) and takes load again.
     nodes.insert(leader, start_node(dir.path(), &db.url, names[leader]));
-    let restarted = Api::new(&nodes[leader]);
+    let restarted = Api::new(&nodes[leader], TOKEN);
     load.insert(
         leader,
-        start_load(&restarted, (campaign_id, queue_id), &agents_of(leader), 100_000 * (leader + 1) + 50_000, &acked),
+        start_load(
+            &restarted,
+            (campaign_id, queue_id),
+            &agents_of(leader),
+            100_000 * (leader + 1) + 50_000,
+            50,
+            &acked,
+        ),
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     for task in load.into_iter().flatten() {
@@ -448,7 +331,7 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
 
     // Drain on all three: every agent ready again (an offer that expired on the dead node set its
     // agent not ready), agents and diallers on every node until nothing is open.
-    let apis: Vec<Api> = nodes.iter().map(Api::new).collect();
+    let apis: Vec<Api> = nodes.iter().map(|node| Api::new(node, TOKEN)).collect();
     let drain_deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let mut work: Vec<tokio::task::JoinHandle<()>> = Vec::new();
@@ -459,7 +342,7 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
                 work.push(tokio::spawn(async move { agent_loop(&api, agent, false).await }));
             }
             let api = api.clone();
-            work.push(tokio::spawn(async move { dialler_loop(&api, campaign_id, false).await }));
+            work.push(tokio::spawn(async move { dialler_loop(&api, campaign_id, 50, false).await }));
         }
         for w in work {
             w.await.expect("a client task panicked");

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the helper.
 
 pub mod browser;
+pub mod load;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
