@@ -42,10 +42,7 @@ pub(crate) fn at(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// The store keeps millisecond precision; callers get back exactly what a later read returns.
-pub(crate) fn trunc(t: Timestamp) -> Timestamp {
-    Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
-}
+pub(crate) use rebound_store::steps::trunc;
 
 // ---- ids -----------------------------------------------------------------------------------------
 

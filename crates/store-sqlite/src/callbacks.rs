@@ -17,14 +17,17 @@ use jiff::Timestamp;
 use rebound_domain::model::*;
 use rebound_domain::state::{CallbackResult, CallbackState, Status, transition as lifecycle};
 use rebound_store::{
-    CallbackEdit, CallbackFilter, CreateOutcome, Holder, NewCallback, Page, PageRequest, SearchField, SlotBookings,
-    Sort, SortField, StoreError, StoreResult, TransitionRequest,
+    CallbackFilter, CreateOutcome, NewCallback, Page, PageRequest, SearchField, SlotBookings, Sort, SortField,
+    StoreError, StoreResult, TransitionRequest,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::codec::*;
 use crate::error::{Op, ResultExt};
+
+// The step rules both backends share; the rest of this store reaches them through this module.
+pub(crate) use rebound_store::steps::{apply_edit, apply_status, apply_update, check_holder};
 
 pub(crate) const COLS: &str = "c.callback_id, c.type, c.origin, c.phone, c.phone_raw, c.campaign_id, c.list_id, c.lead_id, \
     c.queue_id, c.agent_id, c.wrap_code, c.desired_time, c.timezone, c.lead_timezone, c.earliest_time, c.window_secs, \
@@ -398,71 +401,6 @@ pub(crate) fn create_batch(conn: &Connection, batch: Vec<NewCallback>) -> StoreR
 
 // ---- transition ------------------------------------------------------------------------------------
 
-/// Applies every `Some` field of an edit to `cb`, instants at the store's millisecond precision.
-/// Shared by transitions (whose `CallbackUpdate` is a subset of an edit) and in-place updates.
-pub(crate) fn apply_edit(cb: &mut Callback, e: CallbackEdit) {
-    if let Some(kind) = e.kind {
-        cb.kind = kind;
-    }
-    if let Some(campaign_id) = e.campaign_id {
-        cb.campaign_id = campaign_id;
-    }
-    if let Some(list_id) = e.list_id {
-        cb.list_id = list_id;
-    }
-    if let Some(queue_id) = e.queue_id {
-        cb.queue_id = queue_id;
-    }
-    if let Some(agent_id) = e.agent_id {
-        cb.agent_id = agent_id;
-    }
-    if let Some(notes) = e.notes {
-        cb.notes = notes;
-    }
-    if let Some(data) = e.data {
-        cb.data = data;
-    }
-    if let Some(t) = e.desired_time {
-        cb.desired_time = trunc(t);
-    }
-    if let Some(tz) = e.timezone {
-        cb.timezone = tz;
-    }
-    if let Some(t) = e.earliest_time {
-        cb.earliest_time = t.map(trunc);
-    }
-    if let Some(w) = e.window_secs {
-        cb.window_secs = w;
-    }
-    if let Some(t) = e.slot_start {
-        cb.slot_start = t.map(trunc);
-    }
-    if let Some(t) = e.expires_at {
-        cb.expires_at = trunc(t);
-    }
-}
-
-/// Sets the status a step leads to; the first entry into `QUEUED` stamps `queued_at`, the routing
-/// order of original queue entry. The holder fields follow the state: only `ROUTING` keeps a hold
-/// deadline, only `ROUTING`/`PROCESSING` keep a holder, so no step can leave a stale one behind.
-pub(crate) fn apply_status(cb: &mut Callback, to: Status, at: Timestamp) {
-    cb.state = to.state;
-    cb.result = to.result;
-    cb.updated_at = at;
-    if to.state == CallbackState::Queued && cb.queued_at.is_none() {
-        cb.queued_at = Some(at);
-    }
-    match to.state {
-        CallbackState::Routing => {}
-        CallbackState::Processing => cb.hold_until = None,
-        _ => {
-            cb.offered_to = None;
-            cb.lease_id = None;
-            cb.hold_until = None;
-        }
-    }
-}
-
 /// Reads a callback with its rowid, so the write that follows finds the row without searching the
 /// id index a second time.
 pub(crate) fn get_for_update(conn: &Connection, id: CallbackId) -> StoreResult<Option<(i64, Callback)>> {
@@ -525,30 +463,6 @@ pub(crate) fn write_step(conn: &Connection, rowid: i64, before: &Callback, after
     Ok(())
 }
 
-/// Refuses unless `holder` holds the callback now: it is `ROUTING` or `PROCESSING` and offered to
-/// that agent, or held by that lease.
-pub(crate) fn check_holder(cb: &Callback, holder: &Holder) -> StoreResult<()> {
-    let held_now = matches!(cb.state, CallbackState::Routing | CallbackState::Processing);
-    let (held, by) = match holder {
-        Holder::Agent(agent) => (cb.offered_to == Some(*agent), format!("agent {agent}")),
-        Holder::Lease(lease) => (cb.lease_id.as_deref() == Some(lease.as_str()), format!("dialler lease {lease}")),
-    };
-    if held_now && held {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict(format!(
-            "callback {} is not offered to or held by {by} (it is {}{})",
-            cb.id,
-            cb.state,
-            match (&cb.offered_to, &cb.lease_id) {
-                (Some(a), _) if held_now => format!(", held by agent {a}"),
-                (None, Some(_)) if held_now => ", held by another dialler lease".to_string(),
-                _ => String::new(),
-            }
-        )))
-    }
-}
-
 /// Refuses with `NotFound` unless the agent exists (checked before a step writes anything).
 pub(crate) fn check_agent(conn: &Connection, agent_id: AgentId) -> StoreResult<()> {
     let found = conn
@@ -596,35 +510,7 @@ pub(crate) fn transition(conn: &Connection, req: TransitionRequest) -> StoreResu
     let at = trunc(req.at);
 
     let mut cb = current.clone();
-    let u = req.update;
-    apply_edit(
-        &mut cb,
-        CallbackEdit {
-            desired_time: u.desired_time,
-            timezone: u.timezone,
-            earliest_time: u.earliest_time,
-            slot_start: u.slot_start,
-            expires_at: u.expires_at,
-            agent_id: u.agent_id,
-            notes: u.notes,
-            ..CallbackEdit::default()
-        },
-    );
-    if let Some(wrap_code) = u.wrap_code {
-        cb.wrap_code = wrap_code;
-    }
-    if let Some(offered_to) = u.offered_to {
-        cb.offered_to = offered_to;
-    }
-    if let Some(lease_id) = u.lease_id {
-        cb.lease_id = lease_id;
-    }
-    if let Some(hold_until) = u.hold_until {
-        cb.hold_until = hold_until.map(trunc);
-    }
-    if u.increment_attempts {
-        cb.attempts = cb.attempts.saturating_add(1);
-    }
+    apply_update(&mut cb, req.update);
     apply_status(&mut cb, to, at);
 
     write_step(conn, rowid, &current, &cb)?;

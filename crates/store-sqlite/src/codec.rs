@@ -33,10 +33,7 @@ pub(crate) fn opt_ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(ms)
 }
 
-/// The store keeps millisecond precision; callers get back exactly what a later read returns.
-pub(crate) fn trunc(t: Timestamp) -> Timestamp {
-    Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
-}
+pub(crate) use rebound_store::steps::trunc;
 
 pub(crate) fn ts(idx: usize, ms: i64) -> rusqlite::Result<Timestamp> {
     Timestamp::from_millisecond(ms).map_err(|_| unreadable(idx, ms.to_string()))

@@ -16,6 +16,7 @@ use rebound_domain::state::{Action, CallbackState, IllegalTransition};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod steps;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
