@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
-use common::load::{Acked, Api, agent_loop, dialler_loop, phone, start_load};
+use common::load::{Acked, Api, agent_loop, dialler_loop, fixture, phone, start_load};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "crash-test-bootstrap-token-0123456789";
@@ -28,55 +28,16 @@ fn start_server(data_dir: &Path) -> ServeProcess {
     ServeProcess::start(data_dir, &[("REBOUND_BOOTSTRAP_TOKEN", TOKEN), ("REBOUND_OFFER_TIMEOUT_SECS", "2")])
 }
 
-/// Campaign open all day, a queue without duplicate check, agents serving it, all ready.
-async fn fixture(api: &Api) -> (i64, i64, Vec<i64>) {
-    let all_day = json!([["00:00", "24:00"]]);
-    let days = json!({"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day, "fri": all_day,
-                      "sat": all_day, "sun": all_day});
-    let campaign = api
-        .ok(
-            reqwest::Method::POST,
-            "/campaigns",
-            Some(json!({"name": "Crash", "direction": "outbound", "timezone": "Europe/London", "region": "GB",
-                        "running": true, "dialling_hours": days, "lead_calling_hours": ["00:00", "24:00"]})),
-        )
-        .await;
-    let campaign_id = campaign["id"].as_i64().unwrap();
-    let queue = api
-        .ok(
-            reqwest::Method::POST,
-            "/queues",
-            Some(json!({"name": "Crash queue", "campaign_id": campaign_id, "slot_minutes": 5,
-                        "slot_capacity": 100000, "duplicate_policy": "off"})),
-        )
-        .await;
-    let queue_id = queue["id"].as_i64().unwrap();
-    let mut agents = Vec::new();
-    for i in 0..AGENTS {
-        let agent = api
-            .ok(
-                reqwest::Method::POST,
-                "/agents",
-                Some(
-                    json!({"name": format!("Agent {i}"), "username": format!("agent{i}"), "timezone": "Europe/London",
-                            "campaigns": [campaign_id], "queues": [queue_id]}),
-                ),
-            )
-            .await;
-        let id = agent["id"].as_i64().unwrap();
-        api.ok(reqwest::Method::PUT, &format!("/agents/{id}/presence"), Some(json!({"presence": "ready"}))).await;
-        agents.push(id);
-    }
-    (campaign_id, queue_id, agents)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = start_server(&data);
     let api = Api::new(&server, TOKEN);
-    let (campaign_id, queue_id, agents) = fixture(&api).await;
+    let (campaign_id, queue_id, agents) = fixture(&api, "Crash", AGENTS).await;
+    for id in &agents {
+        api.ok(reqwest::Method::PUT, &format!("/agents/{id}/presence"), Some(json!({"presence": "ready"}))).await;
+    }
     let acked: Acked = Arc::default();
 
     // Thousands in flight: an import of immediate callbacks, then live load on top.

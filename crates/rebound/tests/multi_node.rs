@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
-use common::load::{Acked, Api, agent_loop, dialler_loop, phone, start_load};
+use common::load::{Acked, Api, agent_loop, dialler_loop, fixture, phone, start_load};
 use rebound_store_postgres::scratch::ScratchDatabase;
 use rebound_store_postgres::{PgOptions, PgStore};
 use serde_json::{Value, json};
@@ -101,44 +101,6 @@ impl NodeApi for Api {
     async fn ready(&self, agent: i64) {
         self.ok(reqwest::Method::PUT, &format!("/agents/{agent}/presence"), Some(json!({"presence": "ready"}))).await;
     }
-}
-
-/// A campaign open all day, a queue without duplicate check, and `agents` agents serving it.
-async fn fixture(api: &Api, agents: usize) -> (i64, i64, Vec<i64>) {
-    let all_day = json!([["00:00", "24:00"]]);
-    let days = json!({"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day, "fri": all_day,
-                      "sat": all_day, "sun": all_day});
-    let campaign = api
-        .ok(
-            reqwest::Method::POST,
-            "/campaigns",
-            Some(json!({"name": "Nodes", "direction": "outbound", "timezone": "Europe/London", "region": "GB",
-                        "running": true, "dialling_hours": days, "lead_calling_hours": ["00:00", "24:00"]})),
-        )
-        .await;
-    let campaign_id = campaign["id"].as_i64().unwrap();
-    let queue = api
-        .ok(
-            reqwest::Method::POST,
-            "/queues",
-            Some(json!({"name": "Nodes queue", "campaign_id": campaign_id, "slot_minutes": 5,
-                        "slot_capacity": 100000, "duplicate_policy": "off"})),
-        )
-        .await;
-    let queue_id = queue["id"].as_i64().unwrap();
-    let mut ids = Vec::new();
-    for i in 0..agents {
-        let agent = api
-            .ok(
-                reqwest::Method::POST,
-                "/agents",
-                Some(json!({"name": format!("Agent {i}"), "username": format!("agent{i}"),
-                            "timezone": "Europe/London", "campaigns": [campaign_id], "queues": [queue_id]})),
-            )
-            .await;
-        ids.push(agent["id"].as_i64().unwrap());
-    }
-    (campaign_id, queue_id, ids)
 }
 
 /// Reads a live event stream until `needle` appears in it (or the deadline passes).
@@ -240,7 +202,7 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
     let apis: Vec<Api> = nodes.iter().map(|node| Api::new(node, TOKEN)).collect();
     let http = reqwest::Client::new();
 
-    let (campaign_id, queue_id, agents) = fixture(&apis[0], AGENTS_PER_NODE * nodes.len()).await;
+    let (campaign_id, queue_id, agents) = fixture(&apis[0], "Nodes", AGENTS_PER_NODE * nodes.len()).await;
     let agents_of = |node: usize| agents[node * AGENTS_PER_NODE..(node + 1) * AGENTS_PER_NODE].to_vec();
     for (node, api) in apis.iter().enumerate() {
         for agent in agents_of(node) {

@@ -57,6 +57,45 @@ impl Api {
     }
 }
 
+/// A campaign open all day, a queue without duplicate check or capacity worries, and `agents`
+/// agents serving it (not yet ready): `(campaign id, queue id, agent ids)`.
+pub async fn fixture(api: &Api, name: &str, agents: usize) -> (i64, i64, Vec<i64>) {
+    let all_day = json!([["00:00", "24:00"]]);
+    let days = json!({"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day, "fri": all_day,
+                      "sat": all_day, "sun": all_day});
+    let campaign = api
+        .ok(
+            reqwest::Method::POST,
+            "/campaigns",
+            Some(json!({"name": name, "direction": "outbound", "timezone": "Europe/London", "region": "GB",
+                        "running": true, "dialling_hours": days, "lead_calling_hours": ["00:00", "24:00"]})),
+        )
+        .await;
+    let campaign_id = campaign["id"].as_i64().unwrap();
+    let queue = api
+        .ok(
+            reqwest::Method::POST,
+            "/queues",
+            Some(json!({"name": format!("{name} queue"), "campaign_id": campaign_id, "slot_minutes": 5,
+                        "slot_capacity": 100000, "duplicate_policy": "off"})),
+        )
+        .await;
+    let queue_id = queue["id"].as_i64().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..agents {
+        let agent = api
+            .ok(
+                reqwest::Method::POST,
+                "/agents",
+                Some(json!({"name": format!("Agent {i}"), "username": format!("agent{i}"),
+                            "timezone": "Europe/London", "campaigns": [campaign_id], "queues": [queue_id]})),
+            )
+            .await;
+        ids.push(agent["id"].as_i64().unwrap());
+    }
+    (campaign_id, queue_id, ids)
+}
+
 /// A distinct London number for each index.
 pub fn phone(i: usize) -> String {
     format!("+44207{:07}", i % 10_000_000)
