@@ -114,6 +114,13 @@ create table wrap_code (
 -- `overdue_at` = earliest_time + window_secs * 1000 (NULL while the earliest time is unknown), kept
 -- by the store so the overdue filter is an index range instead of arithmetic on every row.
 -- `recreated_from`/`recreated_as` are plain ids, not foreign keys: retention may purge one side first.
+-- `campaign_id`, `list_id`, `lead_id` and `queue_id` are not foreign keys either, on purpose: a foreign
+-- key checks its parent row once per inserted row (a trigger running a query), which was a third of the
+-- cost of a bulk import. The store keeps the same rule once per distinct parent instead: every write
+-- that sets them locks the parents it names `for key share` (what the foreign key's trigger does) and
+-- refuses a missing one, and deleting a campaign, list, lead or queue locks its row, then refuses while
+-- a callback names it (see `callbacks.rs`, `config.rs`). `agent_id` and `offered_to` stay foreign keys:
+-- mostly null on creates (no check then), and the dispatch steps that set them lock the agent anyway.
 create table callback (
     callback_id uuid primary key,
     type text not null check (type in ('agent', 'queue')),
@@ -121,10 +128,10 @@ create table callback (
         check (origin in ('immediate', 'scheduled', 'auto_callback', 'wrap_code', 'recreated', 'import')),
     phone text not null,
     phone_raw text not null,
-    campaign_id bigint not null references campaign (campaign_id),
-    list_id bigint references list (list_id),
-    lead_id bigint references lead (lead_id),
-    queue_id bigint references queue (queue_id),
+    campaign_id bigint not null,
+    list_id bigint,
+    lead_id bigint,
+    queue_id bigint,
     agent_id bigint references agent (agent_id),
     wrap_code text,
     desired_time bigint not null,

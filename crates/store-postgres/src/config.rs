@@ -58,6 +58,36 @@ async fn write<C: GenericClient>(
     client.execute(&st, params).await.map_err(|e| constraint(e, op))
 }
 
+/// A record callbacks may name: how to delete it and how to find a callback naming it.
+struct Parent {
+    delete: &'static str,
+    named_by_callback: &'static str,
+    /// What the record is, with what may refer to it, for the refusal.
+    what: &'static str,
+}
+
+/// Deletes a campaign, list, lead or queue unless a callback names it; answers the rows deleted.
+///
+/// Callbacks' references to these are the store's to keep, not foreign keys (see `0001_initial.sql`).
+/// The `delete` locks the row, so it waits for every create that locked it `for key share` to end;
+/// the look for callbacks is a statement of its own, so its snapshot sees what those creates wrote.
+/// Creates that come after wait for this transaction and then find the row gone.
+async fn delete_parent(store: &PgStore, parent: Parent, id: i64) -> StoreResult<u64> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(backend)?;
+    let n = write(&tx, parent.delete, &[&id], Op::Delete(parent.what)).await?;
+    if n > 0 {
+        let st = tx.prepare_cached(parent.named_by_callback).await.map_err(backend)?;
+        let in_use: bool = tx.query_one(&st, &[&id]).await.map_err(backend)?.get(0);
+        if in_use {
+            // Dropping the transaction rolls the delete back.
+            return Err(StoreError::Conflict(format!("the {} is still in use and cannot be deleted", parent.what)));
+        }
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(n)
+}
+
 /// An `insert … returning <id>` answering the new id.
 async fn insert_id<C: GenericClient>(
     client: &C,
@@ -201,14 +231,12 @@ pub async fn update_campaign(store: &PgStore, c: Campaign) -> StoreResult<Campai
 }
 
 pub async fn delete_campaign(store: &PgStore, id: CampaignId) -> StoreResult<()> {
-    let client = store.client().await?;
-    let n = write(
-        &client,
-        "delete from campaign where campaign_id = $1",
-        &[&id],
-        Op::Delete("campaign (queues, wrap codes or callbacks refer to it)"),
-    )
-    .await?;
+    let campaign = Parent {
+        delete: "delete from campaign where campaign_id = $1",
+        named_by_callback: "select exists(select 1 from callback where campaign_id = $1)",
+        what: "campaign (queues, wrap codes or callbacks refer to it)",
+    };
+    let n = delete_parent(store, campaign, id).await?;
     store.committed();
     touched(n, "campaign", id)
 }
@@ -252,14 +280,12 @@ pub async fn update_list(store: &PgStore, l: List) -> StoreResult<List> {
 }
 
 pub async fn delete_list(store: &PgStore, id: ListId) -> StoreResult<()> {
-    let client = store.client().await?;
-    let n = write(
-        &client,
-        "delete from list where list_id = $1",
-        &[&id],
-        Op::Delete("list (leads, campaigns or callbacks refer to it)"),
-    )
-    .await?;
+    let list = Parent {
+        delete: "delete from list where list_id = $1",
+        named_by_callback: "select exists(select 1 from callback where list_id = $1)",
+        what: "list (leads, campaigns or callbacks refer to it)",
+    };
+    let n = delete_parent(store, list, id).await?;
     store.committed();
     touched(n, "list", id)
 }
@@ -353,9 +379,12 @@ pub async fn update_lead(store: &PgStore, l: Lead) -> StoreResult<Lead> {
 }
 
 pub async fn delete_lead(store: &PgStore, id: LeadId) -> StoreResult<()> {
-    let client = store.client().await?;
-    let n = write(&client, "delete from lead where lead_id = $1", &[&id], Op::Delete("lead (callbacks refer to it)"))
-        .await?;
+    let lead = Parent {
+        delete: "delete from lead where lead_id = $1",
+        named_by_callback: "select exists(select 1 from callback where lead_id = $1)",
+        what: "lead (callbacks refer to it)",
+    };
+    let n = delete_parent(store, lead, id).await?;
     store.committed();
     touched(n, "lead", id)
 }
@@ -438,10 +467,12 @@ pub async fn update_queue(store: &PgStore, q: Queue) -> StoreResult<Queue> {
 }
 
 pub async fn delete_queue(store: &PgStore, id: QueueId) -> StoreResult<()> {
-    let client = store.client().await?;
-    let n =
-        write(&client, "delete from queue where queue_id = $1", &[&id], Op::Delete("queue (callbacks refer to it)"))
-            .await?;
+    let queue = Parent {
+        delete: "delete from queue where queue_id = $1",
+        named_by_callback: "select exists(select 1 from callback where queue_id = $1)",
+        what: "queue (callbacks refer to it)",
+    };
+    let n = delete_parent(store, queue, id).await?;
     store.committed();
     touched(n, "queue", id)
 }
