@@ -8,11 +8,12 @@ use rebound_store::Store;
 use rebound_store_postgres::{PgOptions, PgStore};
 use rebound_store_sqlite::{SqliteOptions, SqliteStore};
 
-use crate::config::Database;
+use crate::config::{Config, Database};
 
 /// Opens (creating when needed) the store and runs its migrations: the embedded SQLite file, or a
 /// PostgreSQL database (which must exist; its tables are created here).
-pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let database = &config.database;
     match database {
         Database::Sqlite { file } => {
             let file = file.clone();
@@ -31,9 +32,9 @@ pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
         }
         // Connecting applies pending migrations under an advisory lock, so nodes may start together.
         Database::Postgres { url } => {
-            let store = PgStore::connect(url.expose(), PgOptions::default())
-                .await
-                .with_context(|| format!("cannot open the {database}"))?;
+            let options = PgOptions { max_connections: config.database_pool_size as usize, ..PgOptions::default() };
+            let store =
+                PgStore::connect(url.expose(), options).await.with_context(|| format!("cannot open the {database}"))?;
             Ok(Arc::new(store))
         }
     }

@@ -7,6 +7,7 @@
 //! | `data_dir`              | `REBOUND_DATA_DIR`               | `--data-dir`     | `./rebound-data`  |
 //! | `listen`                | `REBOUND_LISTEN`                 | `--listen`       | `127.0.0.1:8080`  |
 //! | `database_url`          | `REBOUND_DATABASE_URL`           | `--database-url` | `<data_dir>/rebound.db` |
+//! | `database_pool_size`    | `REBOUND_DATABASE_POOL_SIZE`     |                  | 16                |
 //! | `node_name`             | `REBOUND_NODE_NAME`              |                  | the host name     |
 //! | `retention_days`        | `REBOUND_RETENTION_DAYS`         |                  | 14                |
 //! | `log`                   | `REBOUND_LOG`                    |                  | `info`            |
@@ -26,7 +27,10 @@
 //! has to accept an offer before it goes back to the queue (and the agent is set `not_ready`).
 //!
 //! `database_url` picks the store: a path or `sqlite://…` the embedded one, `postgres://…` (or
-//! `postgresql://…`) a PostgreSQL database that several nodes may share. `node_name` names this node
+//! `postgresql://…`) a PostgreSQL database that several nodes may share. `database_pool_size` is the
+//! most connections this node opens to PostgreSQL (every node's count is drawn from the server's
+//! `max_connections`); the URL carries the rest of the driver's settings, e.g. `?connect_timeout=5`
+//! (10 seconds when not given). `node_name` names this node
 //! in the leader lease, the logs and `/metrics` (the process adds a unique suffix, so two nodes with
 //! the same name still never both lead).
 //!
@@ -51,6 +55,10 @@ pub const DATA_DIR_CONFIG_FILE: &str = "rebound.toml";
 pub const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
 /// The shortest password accepted anywhere (the server's rule).
 pub const MIN_PASSWORD_LEN: usize = rebound_server::auth::passwords::MIN_PASSWORD_LEN;
+/// Connections a node opens to PostgreSQL by default.
+pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
+/// The largest pool accepted: PostgreSQL's own default `max_connections` is 100 for all nodes.
+pub const MAX_DATABASE_POOL_SIZE: u32 = 500;
 /// The longest offer timeout accepted (an hour: longer means nobody is answering).
 pub const MAX_OFFER_TIMEOUT_SECS: u32 = 3_600;
 
@@ -130,6 +138,8 @@ pub struct Config {
     pub offer_timeout_secs: u32,
     /// This node's name in the leader lease, the logs and `/metrics`.
     pub node_name: String,
+    /// The most PostgreSQL connections this node opens (not used by SQLite).
+    pub database_pool_size: u32,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -175,6 +185,7 @@ struct Layer {
     max_body_bytes: Option<usize>,
     max_import_body_bytes: Option<usize>,
     node_name: Option<String>,
+    database_pool_size: Option<u32>,
     engine: Option<EngineLayer>,
 }
 
@@ -206,6 +217,7 @@ impl Layer {
             max_body_bytes: higher.max_body_bytes.or(self.max_body_bytes),
             max_import_body_bytes: higher.max_import_body_bytes.or(self.max_import_body_bytes),
             node_name: higher.node_name.or(self.node_name),
+            database_pool_size: higher.database_pool_size.or(self.database_pool_size),
             engine: match (self.engine, higher.engine) {
                 (Some(lower), Some(higher)) => Some(lower.overlay(higher)),
                 (lower, higher) => higher.or(lower),
@@ -236,6 +248,9 @@ impl Layer {
                 .map(|v| parse_number("REBOUND_MAX_IMPORT_BODY_BYTES", &v))
                 .transpose()?,
             node_name: get("REBOUND_NODE_NAME"),
+            database_pool_size: get("REBOUND_DATABASE_POOL_SIZE")
+                .map(|v| parse_number("REBOUND_DATABASE_POOL_SIZE", &v))
+                .transpose()?,
             engine: Some(EngineLayer {
                 offer_timeout_secs: get("REBOUND_OFFER_TIMEOUT_SECS")
                     .map(|v| parse_number("REBOUND_OFFER_TIMEOUT_SECS", &v))
@@ -364,6 +379,12 @@ impl Config {
             ));
         }
 
+        let database_pool_size = layer.database_pool_size.unwrap_or(DEFAULT_DATABASE_POOL_SIZE);
+        if !(2..=MAX_DATABASE_POOL_SIZE).contains(&database_pool_size) {
+            // Two at least: the event watcher holds one while requests use the others.
+            return Err(invalid("database_pool_size", format!("must be between 2 and {MAX_DATABASE_POOL_SIZE}")));
+        }
+
         let node_name = match layer.node_name {
             Some(name) => valid_node_name(name.trim())
                 .ok_or_else(|| invalid("node_name", "must be 1–64 letters, digits, '.', '_' or '-'"))?,
@@ -383,6 +404,7 @@ impl Config {
             max_import_body_bytes,
             offer_timeout_secs,
             node_name,
+            database_pool_size,
             config_file,
         })
     }
@@ -710,6 +732,25 @@ mod tests {
     fn a_named_config_file_that_is_missing_is_an_error() {
         let flags = Flags { config: Some("/nonexistent/rebound.toml".into()), ..Flags::default() };
         assert!(matches!(Config::load_with(&flags, &env_of(&[])), Err(ConfigError::Io { .. })));
+    }
+
+    #[test]
+    fn the_database_pool_size_comes_from_file_or_env_and_stays_in_range() {
+        let tmp = tempfile::tempdir().unwrap();
+        let flags = Flags { data_dir: Some(tmp.path().into()), ..Flags::default() };
+        assert_eq!(Config::load_with(&flags, &env_of(&[])).unwrap().database_pool_size, DEFAULT_DATABASE_POOL_SIZE);
+
+        let file = write_toml(tmp.path(), "p.toml", "database_pool_size = 24\n");
+        let with_file = Flags { config: Some(file), ..flags.clone() };
+        assert_eq!(Config::load_with(&with_file, &env_of(&[])).unwrap().database_pool_size, 24);
+        let env = env_of(&[("REBOUND_DATABASE_POOL_SIZE", "40")]);
+        assert_eq!(Config::load_with(&with_file, &env).unwrap().database_pool_size, 40, "the environment wins");
+
+        for bad in ["1", "501", "many"] {
+            let err =
+                Config::load_with(&flags, &env_of(&[("REBOUND_DATABASE_POOL_SIZE", bad)])).unwrap_err().to_string();
+            assert!(err.contains("DATABASE_POOL_SIZE") || err.contains("database_pool_size"), "{bad}: {err}");
+        }
     }
 
     #[test]

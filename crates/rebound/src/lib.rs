@@ -39,14 +39,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             let config = Config::load(&args.flags())?;
             init_tracing(&config)?;
-            let _store = backend::open_store(&config.database).await?;
+            let _store = backend::open_store(&config).await?;
             println!("The database is up to date ({}).", config.database);
             Ok(())
         }
         Command::Token(TokenCommand::Create(args)) => {
             let config = Config::load(&args.store.flags())?;
             init_tracing(&config)?;
-            let store = backend::open_store(&config.database).await?;
+            let store = backend::open_store(&config).await?;
             let role = args.role.into();
             let name = args.name.unwrap_or_else(|| format!("cli-{role}"));
             let created = token::create(store.as_ref(), &name, role).await?;
@@ -71,7 +71,7 @@ async fn run_user(command: UserCommand) -> anyhow::Result<()> {
     };
     let config = Config::load(&store_args.flags())?;
     init_tracing(&config)?;
-    let store = backend::open_store(&config.database).await?;
+    let store = backend::open_store(&config).await?;
     let password_env = || std::env::var(user::PASSWORD_ENV).ok();
     match command {
         UserCommand::Add(args) => {

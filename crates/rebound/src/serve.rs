@@ -40,7 +40,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(config: Config, load_demo: bool) -> anyhow::Result<()> {
     let shutdown = ShutdownSignal::install()?;
     tracing::info!(database = %config.database, node = %config.node_name, "opening the store");
-    let store = backend::open_store(&config.database).await?;
+    let store = backend::open_store(&config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let bootstrap = token::bootstrap(store.as_ref(), config.bootstrap_token.as_ref()).await?;

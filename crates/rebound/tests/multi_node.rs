@@ -155,7 +155,9 @@ async fn nodes_started_together_migrate_one_database_once() {
 
 /// An engine (not started) on its own connection to `url`, as a node would have.
 async fn pg_engine(url: &str, node: &str) -> Arc<rebound_engine::Engine> {
-    let store = PgStore::connect(url, PgOptions { max_connections: 2 }).await.expect("the store connects");
+    let store = PgStore::connect(url, PgOptions { max_connections: 2, ..Default::default() })
+        .await
+        .expect("the store connects");
     let config = rebound_engine::EngineConfig { node_name: node.to_string(), ..Default::default() };
     rebound_engine::Engine::new(Arc::new(store), Arc::new(rebound_domain::clock::SystemClock), config)
 }

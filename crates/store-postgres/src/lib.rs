@@ -40,11 +40,14 @@ pub struct PgOptions {
     /// The most connections this process opens (PostgreSQL's `max_connections` is shared by every
     /// node).
     pub max_connections: usize,
+    /// How long opening one connection may take, when the URL does not say (`connect_timeout`):
+    /// without it an unreachable server holds a request until the operating system gives up.
+    pub connect_timeout: std::time::Duration,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions { max_connections: 16 }
+        PgOptions { max_connections: 16, connect_timeout: std::time::Duration::from_secs(10) }
     }
 }
 
@@ -64,8 +67,11 @@ impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/database`), applies pending migrations and
     /// starts watching for other nodes' commits.
     pub async fn connect(url: &str, options: PgOptions) -> StoreResult<PgStore> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
         let manager = deadpool_postgres::Manager::from_config(
             config,
             tokio_postgres::NoTls,

@@ -16,7 +16,9 @@ async fn fresh_store() -> (Arc<dyn Store>, ScratchDatabase) {
     let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
         .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server the conformance suite runs on");
     let db = ScratchDatabase::create(&admin_url, "rebound_test").await.expect("a fresh test database");
-    let store = PgStore::connect(&db.url, PgOptions { max_connections: 4 }).await.expect("the store connects");
+    let store = PgStore::connect(&db.url, PgOptions { max_connections: 4, ..Default::default() })
+        .await
+        .expect("the store connects");
     (Arc::new(store) as Arc<dyn Store>, db)
 }
 

@@ -16,8 +16,12 @@ async fn two_nodes() -> (PgStore, PgStore, ScratchDatabase) {
     let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
         .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server these tests run on");
     let db = ScratchDatabase::create(&admin_url, "rebound_test").await.expect("a fresh test database");
-    let a = PgStore::connect(&db.url, PgOptions { max_connections: 4 }).await.expect("node a connects");
-    let b = PgStore::connect(&db.url, PgOptions { max_connections: 4 }).await.expect("node b connects");
+    let a = PgStore::connect(&db.url, PgOptions { max_connections: 4, ..Default::default() })
+        .await
+        .expect("node a connects");
+    let b = PgStore::connect(&db.url, PgOptions { max_connections: 4, ..Default::default() })
+        .await
+        .expect("node b connects");
     (a, b, db)
 }
 

@@ -19,7 +19,9 @@ async fn fresh() -> (Arc<PgStore>, ScratchDatabase) {
     let admin_url = std::env::var("REBOUND_TEST_DATABASE_URL")
         .expect("REBOUND_TEST_DATABASE_URL names the PostgreSQL server these tests run on");
     let db = ScratchDatabase::create(&admin_url, "rebound_test").await.expect("a fresh test database");
-    let store = PgStore::connect(&db.url, PgOptions { max_connections: 8 }).await.expect("the store connects");
+    let store = PgStore::connect(&db.url, PgOptions { max_connections: 8, ..Default::default() })
+        .await
+        .expect("the store connects");
     (Arc::new(store), db)
 }
 

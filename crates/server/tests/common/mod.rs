@@ -108,7 +108,9 @@ async fn open_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<ScratchDat
     );
     let database = ScratchDatabase::create(&admin_url, "rebound_http").await.expect("a fresh test database");
     // Few connections: the tests of a binary run in parallel, each with its own app.
-    let store = PgStore::connect(&database.url, PgOptions { max_connections: 4 }).await.expect("the store connects");
+    let store = PgStore::connect(&database.url, PgOptions { max_connections: 4, ..Default::default() })
+        .await
+        .expect("the store connects");
     (Arc::new(store), Some(database))
 }
 
