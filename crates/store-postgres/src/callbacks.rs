@@ -12,6 +12,9 @@
 //! 4. the accepted callbacks, their events, idempotency keys and the originals' links are written by
 //!    one statement of `unnest`ed arrays; then the commit.
 //!
+//! A large batch (an import) is copied in with binary `COPY` before its locks are taken, then checked
+//! again under them, so that imports run side by side (see [`create_optimistically`]).
+//!
 //! A group of the create worker pipelines its transaction: `begin`, locks and reads in one round
 //! trip, write and `commit` in the next. Its commit releases the locks without waiting for the disk,
 //! and nobody is answered before a barrier has flushed the WAL past it (see [`BEGIN_GROUP`]). The
@@ -254,9 +257,12 @@ static ASK_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          left join callback c on c.callback_id = k.callback_id where k.key = any($1)"
     )
 });
-const ASK_QUEUE_SCOPES: &str = "select s.queue_id, s.phone, d.n, d.oldest from unnest($1::bigint[], $2::text[]) s(queue_id, phone) \
-     cross join lateral (select count(*) n, (array_agg(c.callback_id order by c.callback_id))[1] oldest \
-         from callback c where c.phone = s.phone and c.queue_id = s.queue_id and c.state <> 'COMPLETED') d";
+/// Only the scopes with active callbacks come back (the others count 0), and the numbers are looked
+/// up as one array on `callback_phone` (measured, 5,000 new numbers: 6–8 ms, against 11–15 ms for a
+/// count per scope). Pairs of a queue and a number that were not asked may come back too: their
+/// counts are as true as the others'.
+const ASK_QUEUE_SCOPES: &str = "select queue_id, phone, count(*), (array_agg(callback_id order by callback_id))[1] \
+     from callback where phone = any($2) and queue_id = any($1) and state <> 'COMPLETED' group by 1, 2";
 const ASK_AGENT_SCOPES: &str = "select s.campaign_id, s.agent_id, s.phone, d.n, d.oldest \
      from unnest($1::bigint[], $2::bigint[], $3::text[]) s(campaign_id, agent_id, phone) \
      cross join lateral (select count(*) n, (array_agg(c.callback_id order by c.callback_id))[1] oldest \
@@ -390,8 +396,19 @@ impl Questions {
         if self.queue_scopes.0.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows = query(tx, ASK_QUEUE_SCOPES, &[&self.queue_scopes.0, &self.queue_scopes.1]).await?;
-        rows.iter().map(|r| Ok((Scope::Queue(get(r, 0)?, get(r, 1)?), (get(r, 2)?, get(r, 3)?)))).collect()
+        let mut queues = self.queue_scopes.0.clone();
+        queues.sort_unstable();
+        queues.dedup();
+        let rows = query(tx, ASK_QUEUE_SCOPES, &[&queues, &self.queue_scopes.1]).await?;
+        let mut counts: HashMap<Scope, (i64, Option<Uuid>)> = rows
+            .iter()
+            .map(|r| Ok((Scope::Queue(get(r, 0)?, get(r, 1)?), (get(r, 2)?, get(r, 3)?))))
+            .collect::<StoreResult<_>>()?;
+        // Every scope asked has its entry, so that the items of a batch count the ones before them.
+        for (queue, phone) in self.queue_scopes.0.iter().zip(&self.queue_scopes.1) {
+            counts.entry(Scope::Queue(*queue, phone.clone())).or_insert((0, None));
+        }
+        Ok(counts)
     }
 
     async fn ask_agent_scopes<C: GenericClient>(&self, tx: &C) -> StoreResult<HashMap<Scope, (i64, Option<Uuid>)>> {
@@ -494,7 +511,7 @@ impl Writes {
 /// Checks one item against `facts` — in the SQLite store's order: a replayed request gets its first
 /// answer even if the number has since become a duplicate or the slot filled — and, if accepted, adds
 /// its writes and updates `facts` so the items after it see it.
-fn plan(facts: &mut Facts, writes: &mut Writes, new: NewCallback) -> StoreResult<CreateOutcome> {
+fn plan(facts: &mut Facts, writes: &mut Writes, new: &NewCallback) -> StoreResult<CreateOutcome> {
     if let Some(key) = &new.idempotency
         && let Some((fingerprint, first)) = facts.keys.get(&key.key)
     {
@@ -507,7 +524,7 @@ fn plan(facts: &mut Facts, writes: &mut Writes, new: NewCallback) -> StoreResult
         // The first callback was deleted or purged: the key no longer names anything and is taken over.
     }
 
-    let cb = as_stored(new.callback);
+    let cb = as_stored(new.callback.clone());
     if (cb.state == CallbackState::Completed) != cb.result.is_some() {
         return Err(StoreError::Conflict(
             "the callback breaks a rule of the schema (a result exactly when COMPLETED)".into(),
@@ -879,6 +896,20 @@ const COPY_EVENT_TYPES: [Type; 7] =
 /// Writes a large batch: callbacks and events by binary `COPY`, then the keys and links (few) by
 /// [`WRITE_CREATES`]. Inside the caller's transaction.
 async fn copy_creates(tx: &deadpool_postgres::Transaction<'_>, writes: &Writes) -> StoreResult<()> {
+    copy_rows(tx, writes).await?;
+    write_keys_and_links(tx, writes).await
+}
+
+/// The idempotency keys and originals' links of `writes` (callbacks and events written otherwise).
+async fn write_keys_and_links<C: GenericClient>(client: &C, writes: &Writes) -> StoreResult<()> {
+    if writes.keys.is_empty() && writes.links.is_empty() {
+        return Ok(());
+    }
+    write_created(client, &[], &[], writes).await
+}
+
+/// The callbacks and events of `writes` by binary `COPY`.
+async fn copy_rows(tx: &deadpool_postgres::Transaction<'_>, writes: &Writes) -> StoreResult<()> {
     let failed = |e| constraint(e, Op::Write("callback"));
     let sink = tx.copy_in(COPY_CALLBACKS).await.map_err(failed)?;
     let mut rows = std::pin::pin!(BinaryCopyInWriter::new(sink, &COPY_TYPES));
@@ -937,9 +968,6 @@ async fn copy_creates(tx: &deadpool_postgres::Transaction<'_>, writes: &Writes) 
         rows.as_mut().write(&row).await.map_err(failed)?;
     }
     rows.finish().await.map_err(failed)?;
-    if !writes.keys.is_empty() || !writes.links.is_empty() {
-        write_created(tx, &[], &[], writes).await?;
-    }
     Ok(())
 }
 
@@ -1096,6 +1124,21 @@ async fn create_in_transaction(
     client: &mut deadpool_postgres::Client,
     batch: Vec<NewCallback>,
 ) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
+    if batch.len() >= COPY_FROM
+        && batch.iter().all(|new| new.callback.recreated_from.is_none())
+        && let Some(results) = create_optimistically(client, &batch).await?
+    {
+        return Ok(results);
+    }
+    create_locked(client, batch).await
+}
+
+/// A batch with the locks taken first: nothing another transaction does can change what its checks
+/// read. The way every batch can go.
+async fn create_locked(
+    client: &mut deadpool_postgres::Client,
+    batch: Vec<NewCallback>,
+) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
     let (questions, locks) = Questions::of(&batch);
     let tx = client.transaction().await.map_err(backend)?;
     questions.prepare(&tx).await?;
@@ -1104,7 +1147,7 @@ async fn create_in_transaction(
     let generic = async { tx.batch_execute(GENERIC_PLANS).await.map_err(backend) };
     let ((), (), mut facts) = tokio::try_join!(generic, locks.take(&tx), questions.ask(&tx))?;
     let mut writes = Writes::default();
-    let results: Vec<_> = batch.into_iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
+    let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
     if writes.callbacks.len() >= COPY_FROM {
         copy_creates(&tx, &writes).await?;
     } else if !writes.is_empty() {
@@ -1112,6 +1155,91 @@ async fn create_in_transaction(
     }
     tx.commit().await.map_err(backend)?;
     Ok(results)
+}
+
+/// A large batch written before its locks are taken, so that two imports run side by side instead of
+/// one after the other. (A 5,000-row import names numbers in every one of the 256 duplicate stripes,
+/// so with the locks first a second import waits for the whole of the first — its `COPY` and its
+/// commit — and the database works on one import at a time.)
+///
+/// The checks read without locks, the items are planned and the rows copied in; then the locks are
+/// taken and the same questions asked again — a statement run after the locks are held sees every
+/// transaction that held them before, and this one's own rows. If every rule still holds with this
+/// batch's rows counted (no number over its duplicate limit, no slot over its capacity) and no
+/// idempotency key changed meanwhile, the keys are written and the batch commits: what it accepted is
+/// exactly what the locked way would have accepted at this instant, and its refusals were true when
+/// they were read. Otherwise the transaction is rolled back (`None`) and the batch goes the locked
+/// way. Batches that recreate callbacks always go the locked way (they lock originals' rows).
+async fn create_optimistically(
+    client: &mut deadpool_postgres::Client,
+    batch: &[NewCallback],
+) -> StoreResult<Option<Vec<StoreResult<CreateOutcome>>>> {
+    let (questions, locks) = Questions::of(batch);
+    let tx = client.transaction().await.map_err(backend)?;
+    questions.prepare(&tx).await?;
+    let generic = async { tx.batch_execute(GENERIC_PLANS).await.map_err(backend) };
+    let ((), mut facts) = tokio::try_join!(generic, questions.ask(&tx))?;
+    let keys_read = KeysRead::of(&facts);
+    let mut writes = Writes::default();
+    let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
+    let rules = Rules::of(batch, &results);
+    copy_rows(&tx, &writes).await?;
+    let ((), now) = tokio::try_join!(locks.take(&tx), questions.ask(&tx))?;
+    if !rules.hold(&now) || KeysRead::of(&now) != keys_read {
+        // Dropping the transaction rolls it back.
+        return Ok(None);
+    }
+    write_keys_and_links(&tx, &writes).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(Some(results))
+}
+
+/// The idempotency keys a batch's checks read: key → fingerprint and the callback it named.
+#[derive(PartialEq)]
+struct KeysRead(HashMap<String, (String, Option<CallbackId>)>);
+
+impl KeysRead {
+    fn of(facts: &Facts) -> KeysRead {
+        KeysRead(facts.keys.iter().map(|(k, (f, cb))| (k.clone(), (f.clone(), cb.as_ref().map(|c| c.id)))).collect())
+    }
+}
+
+/// The duplicate limits and slot capacities a batch's accepted callbacks must keep.
+struct Rules {
+    duplicates: HashMap<Scope, u32>,
+    slots: HashMap<(QueueId, i64), u32>,
+}
+
+impl Rules {
+    fn of(batch: &[NewCallback], results: &[StoreResult<CreateOutcome>]) -> Rules {
+        let mut rules = Rules { duplicates: HashMap::new(), slots: HashMap::new() };
+        for (new, result) in batch.iter().zip(results) {
+            let cb = &new.callback;
+            if !matches!(result, Ok(CreateOutcome::Created(_))) || !cb.state.is_active() {
+                continue;
+            }
+            if let Some(limit) = new.duplicate_limit {
+                let entry = rules.duplicates.entry(Scope::of(cb)).or_insert(limit);
+                *entry = (*entry).min(limit);
+            }
+            if let (Some(capacity), Some(queue), Some(slot)) = (new.slot_capacity, cb.queue_id, cb.slot_start) {
+                let entry = rules.slots.entry((queue, ms(slot))).or_insert(capacity);
+                *entry = (*entry).min(capacity);
+            }
+        }
+        rules
+    }
+
+    /// Whether the counts read now (this batch's rows included) keep every rule.
+    fn hold(&self, now: &Facts) -> bool {
+        let duplicates_hold = self
+            .duplicates
+            .iter()
+            .all(|(scope, limit)| now.duplicates.get(scope).is_some_and(|(count, _)| *count <= i64::from(*limit)));
+        let slots_hold =
+            self.slots.iter().all(|(slot, capacity)| now.slots.get(slot).is_some_and(|n| *n <= i64::from(*capacity)));
+        duplicates_hold && slots_hold
+    }
 }
 
 /// Makes a create transaction's statements run with the plan prepared once. They bind arrays; told
@@ -1151,7 +1279,7 @@ async fn create_pipelined(
         }
     };
     let mut writes = Writes::default();
-    let results: Vec<_> = batch.into_iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
+    let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
     finish(client, &writes).await?;
     Ok(results)
 }

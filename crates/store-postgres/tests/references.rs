@@ -196,3 +196,65 @@ async fn a_queue_deleted_while_creates_name_it_never_leaves_a_callback_without_i
     assert!(deleted_rounds > 0 && deleted_rounds < 30, "deleted in {deleted_rounds} of 30 rounds");
     assert!(refused_creates > 0, "no create was refused for a deleted queue");
 }
+
+/// Large batches are written before their locks are taken (so imports run side by side) and checked
+/// again once they hold them: concurrent batches naming the same numbers and the same slot must still
+/// keep the duplicate limit and the slot capacity exactly.
+#[tokio::test]
+async fn concurrent_large_batches_keep_the_duplicate_limit_and_the_slot_capacity() {
+    let (store, _db) = fresh().await;
+    let w = world(store.as_ref()).await;
+    const BATCHES: usize = 4;
+    const ITEMS: usize = 100;
+
+    // The same 100 numbers in every batch, limit one: each number is accepted exactly once.
+    let mut tasks = Vec::new();
+    for _ in 0..BATCHES {
+        let store = store.clone();
+        let batch: Vec<NewCallback> = (0..ITEMS)
+            .map(|i| rebound_store::conformance::new_limited(callback(&w, &phone(i), at(i as i64)), 1))
+            .collect();
+        tasks.push(tokio::spawn(async move { store.create_callbacks(batch).await.unwrap() }));
+    }
+    let mut created_per_phone = std::collections::HashMap::<String, usize>::new();
+    for task in tasks {
+        for result in task.await.unwrap() {
+            match result {
+                Ok(CreateOutcome::Created(cb)) => *created_per_phone.entry(cb.phone).or_default() += 1,
+                Err(StoreError::Duplicate { .. }) => {}
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+    }
+    assert_eq!(created_per_phone.len(), ITEMS, "every number was accepted once");
+    assert!(created_per_phone.values().all(|n| *n == 1), "no number twice: {created_per_phone:?}");
+
+    // One slot of capacity 150, 400 distinct numbers asking for it: exactly 150 bookings.
+    let slot = at(600);
+    let mut tasks = Vec::new();
+    for b in 0..BATCHES {
+        let store = store.clone();
+        let batch: Vec<NewCallback> = (0..ITEMS)
+            .map(|i| {
+                let mut cb = callback(&w, &phone(10_000 + b * ITEMS + i), slot);
+                cb.queue_id = Some(w.queue2.id);
+                cb.slot_start = Some(slot);
+                NewCallback { slot_capacity: Some(150), ..new(cb) }
+            })
+            .collect();
+        tasks.push(tokio::spawn(async move { store.create_callbacks(batch).await.unwrap() }));
+    }
+    let (mut booked, mut full) = (0, 0);
+    for task in tasks {
+        for result in task.await.unwrap() {
+            match result {
+                Ok(CreateOutcome::Created(_)) => booked += 1,
+                Err(StoreError::SlotFull { .. }) => full += 1,
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+    }
+    assert_eq!((booked, full), (150, BATCHES * ITEMS - 150));
+    let bookings = store.slot_bookings(w.queue2.id, slot, slot + jiff::SignedDuration::from_mins(1)).await.unwrap();
+    assert_eq!(bookings.iter().map(|b| b.1).sum::<u32>(), 150, "the store holds exactly the capacity: {bookings:?}");
+}
