@@ -97,7 +97,7 @@ pub fn search_candidates(raw: &str, regions: &[&str]) -> Vec<PhoneNumber> {
 
 mod imp {
     use std::collections::HashMap;
-    use std::sync::{LazyLock, Mutex, PoisonError};
+    use std::sync::{LazyLock, OnceLock};
 
     use jiff::Timestamp;
     use jiff::tz::TimeZone;
@@ -168,13 +168,14 @@ mod imp {
     fn read(digits: &Digits, region: Option<Id>) -> Option<(String, Type)> {
         // International text is read as the crate reads it without a region; the region
         // `region_for_international` names (when it names one) gives the same answer, faster.
+        let mut known = super::fast::KnownType::default();
         let (text, region) = match digits {
-            Digits::International(d) => (format!("+{d}"), super::fast::region_for_international(d)),
+            Digits::International(d) => (format!("+{d}"), super::fast::region_for_international_noting(d, &mut known)),
             // Without a region a national-looking number can only be read as international
             // written without its `+` (`442073794334`).
             Digits::National(d) => match region {
                 Some(id) => (d.clone(), Some(id)),
-                None => (format!("+{d}"), super::fast::region_for_international(d)),
+                None => (format!("+{d}"), super::fast::region_for_international_noting(d, &mut known)),
             },
         };
         let number = phonenumber::parse(region, &text).ok()?;
@@ -182,10 +183,12 @@ mod imp {
         // cache (see the module doc). The two are separate questions: validity reads the national
         // number with its leading zeros, the type without them, so a valid number can have type
         // `Unknown` (Italian landlines, `+39 02 …`) and a typed one be invalid (`+1 0201 …`).
-        if !super::fast::is_valid(&number) {
+        // Most numbers have no leading zero, and then both read the same digits the region choice
+        // above already typed: `known` keeps that answer so it is worked out once, not three times.
+        if !super::fast::is_valid_noting(&number, &mut known) {
             return None;
         }
-        let kind = super::fast::number_type(&number);
+        let kind = super::fast::number_type_noting(&number, &mut known);
         Some((e164(&number), kind))
     }
 
@@ -244,12 +247,19 @@ mod imp {
     /// The table as read once: prefix (digits after `+`) → its `&`-separated zones, and how often
     /// each zone is a prefix's only zone.
     struct PrefixTable {
-        zones: HashMap<&'static str, &'static str>,
+        /// Prefix → index into `lists`.
+        zones: HashMap<&'static str, usize>,
+        /// Each distinct zone list once, with its answer (see [`resolve`]) worked out on first use.
+        lists: Vec<(&'static str, OnceLock<Option<&'static str>>)>,
         alone: HashMap<&'static str, usize>,
+        /// The longest prefix, so a lookup starts there rather than at the whole number.
+        longest: usize,
     }
 
     static TABLE: LazyLock<PrefixTable> = LazyLock::new(|| {
         let mut zones = HashMap::new();
+        let mut list_index: HashMap<&'static str, usize> = HashMap::new();
+        let mut lists = Vec::new();
         let mut alone: HashMap<&'static str, usize> = HashMap::new();
         for line in PREFIX_TIMEZONES.lines().filter(|line| !line.starts_with('#')) {
             let Some((prefix, names)) = line.split_once('\t') else { continue };
@@ -260,18 +270,22 @@ mod imp {
             if !names.contains('&') && !names.is_empty() {
                 *alone.entry(names).or_default() += 1;
             }
-            zones.insert(prefix, names);
+            let index = *list_index.entry(names).or_insert_with(|| {
+                lists.push((names, OnceLock::new()));
+                lists.len() - 1
+            });
+            zones.insert(prefix, index);
         }
-        PrefixTable { zones, alone }
+        let longest = zones.keys().map(|prefix| prefix.len()).max().unwrap_or(0);
+        PrefixTable { zones, lists, alone, longest }
     });
 
-    /// Answers for zone lists already examined (a few hundred lists share a few dozen zones);
-    /// comparing rules costs a walk through each zone's transitions, so it is done once per list.
-    static RESOLVED: LazyLock<Mutex<HashMap<&'static str, Option<&'static str>>>> = LazyLock::new(Mutex::default);
-
-    fn resolve(names: &'static str) -> Option<&'static str> {
-        let mut cache = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
-        *cache.entry(names).or_insert_with(|| {
+    /// The answer for a zone list: comparing rules costs a walk through each zone's transitions,
+    /// so it is done once per list (a few hundred lists share a few dozen zones), without a lock
+    /// on the way to an answer already known.
+    fn resolve(index: usize) -> Option<&'static str> {
+        let (names, answer) = &TABLE.lists[index];
+        *answer.get_or_init(|| {
             let zones: Vec<&'static str> = names.split('&').map(str::trim).filter(|z| !z.is_empty()).collect();
             pick_zone(&zones, &TABLE.alone)
         })
@@ -317,8 +331,9 @@ mod imp {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let names = (1..=digits.len()).rev().find_map(|len| TABLE.zones.get(&digits[..len]).copied())?;
-        resolve(names)
+        let longest = digits.len().min(TABLE.longest);
+        let index = (1..=longest).rev().find_map(|len| TABLE.zones.get(&digits[..len]).copied())?;
+        resolve(index)
     }
 }
 
@@ -654,7 +669,13 @@ mod fast {
     /// choice. So: mirror the country-code extraction of `helper::country_code` (source `Plus`),
     /// make `source_for`'s choice with our patterns, and accept it only when `by_id` gives back
     /// that very entry and its IDD does not match the digits.
+    #[cfg(test)]
     pub(super) fn region_for_international(digits: &str) -> Option<Id> {
+        region_for_international_noting(digits, &mut KnownType::default())
+    }
+
+    /// [`region_for_international`], noting in `known` the type it worked out on the way.
+    pub(super) fn region_for_international_noting(digits: &str, known: &mut KnownType) -> Option<Id> {
         const MIN_LENGTH_FOR_NSN: usize = 2;
         const MAX_LENGTH_FOR_COUNTRY_CODE: usize = 3;
         let db = database();
@@ -666,7 +687,12 @@ mod fast {
             let code: u16 = digits.get(..len)?.parse().ok()?;
             db.by_code(&code).is_some().then(|| (code, &digits[len..]))
         })?;
-        let (meta, _) = select(code, national.trim_start_matches('0'))?;
+        let national = national.trim_start_matches('0');
+        let (meta, kind) = select(code, national)?;
+        if let Some(kind) = kind {
+            // `select` answered with the chosen entry's type: `type_of(code, national)`.
+            known.note(code, national, kind);
+        }
         let id: Id = meta.id().parse().ok()?;
         let same_entry = db.by_id(id.as_ref()).is_some_and(|by_id| std::ptr::eq(by_id, meta));
         let idd_matches = with_region(meta, |fast| {
@@ -682,16 +708,52 @@ mod fast {
     /// here *with* its leading zeros (`national.to_string()`), both to choose the entry and to
     /// match its patterns. `+39 02 3661 8300` (Milan) is valid though its type is `Unknown`;
     /// `+1 0201 555 0123` is invalid though its type is `FixedLineOrMobile`.
+    #[cfg(test)]
     pub(super) fn is_valid(number: &Parsed) -> bool {
+        is_valid_noting(number, &mut KnownType::default())
+    }
+
+    /// [`is_valid`], answering from `known` (and noting in it) when the digits are the same.
+    pub(super) fn is_valid_noting(number: &Parsed, known: &mut KnownType) -> bool {
         let national = number.national().to_string();
-        type_of(number.country().code(), &national) != Type::Unknown
+        known.type_of(number.country().code(), &national) != Type::Unknown
     }
 
     /// `number.number_type(&DATABASE)`, answered with our compiled patterns.
+    #[cfg(test)]
     pub(super) fn number_type(number: &Parsed) -> Type {
+        number_type_noting(number, &mut KnownType::default())
+    }
+
+    /// [`number_type`], answering from `known` (and noting in it) when the digits are the same.
+    pub(super) fn number_type_noting(number: &Parsed, known: &mut KnownType) -> Type {
         // The crate reads the national number here without its leading zeros (`value()`).
         let national = number.national().value().to_string();
-        type_of(number.code().value(), &national)
+        known.type_of(number.code().value(), &national)
+    }
+
+    /// The last [`type_of`] answer of one parse, by its arguments: `type_of` is a pure function
+    /// of them, and a parse asks it about the same digits up to three times.
+    #[derive(Default)]
+    pub(super) struct KnownType {
+        last: Option<(u16, String, Type)>,
+    }
+
+    impl KnownType {
+        fn note(&mut self, code: u16, national: &str, kind: Type) {
+            self.last = Some((code, national.to_string(), kind));
+        }
+
+        fn type_of(&mut self, code: u16, national: &str) -> Type {
+            match &self.last {
+                Some((c, n, kind)) if *c == code && n == national => *kind,
+                _ => {
+                    let kind = type_of(code, national);
+                    self.note(code, national, kind);
+                    kind
+                }
+            }
+        }
     }
 
     /// `validator::number_type` of the entry `validator::source_for` chooses for `national` (or

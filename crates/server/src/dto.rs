@@ -17,6 +17,7 @@ use rebound_domain::slots::CapacityGrid;
 use rebound_domain::time::Disambiguation;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ErrorObject;
@@ -428,12 +429,38 @@ pub struct SlotView {
     pub booked: u32,
 }
 
-/// `POST /callbacks/import`: up to 10,000 create bodies.
+/// `POST /callbacks/import`: up to 10,000 create bodies. Each item is kept as its JSON text and
+/// read as a [`CallbackCreate`] by the service, so one bad item is that item's error, not the
+/// request's (see `extract::ImportBody` for how the body is read).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
     #[schema(value_type = Vec<CallbackCreate>)]
-    pub items: Vec<Value>,
+    pub items: Vec<Box<RawValue>>,
+}
+
+/// One import item as received: its JSON text, or — for a body read the slow way (see
+/// `extract::ImportBody`) — its value.
+#[derive(Debug, Clone)]
+pub enum ImportItem {
+    Text(Box<RawValue>),
+    Value(Value),
+}
+
+impl ImportItem {
+    /// Reads the item as a create request, answering as `serde_json::from_value` on the item's
+    /// `Value` would.
+    pub fn read(self) -> Result<CallbackCreate, serde_json::Error> {
+        match self {
+            // Every field of `CallbackCreate` is read (none is skipped), so text that reads as one
+            // reads as a `Value` too, with the same fields. A failure is explained the way a
+            // `Value` explains it: members in the map's order, a repeated member's last value
+            // (read from text, a repeated field is an error of its own), no line and column.
+            ImportItem::Text(text) => serde_json::from_str(text.get())
+                .or_else(|_| serde_json::from_str::<Value>(text.get()).and_then(serde_json::from_value)),
+            ImportItem::Value(value) => serde_json::from_value(value),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

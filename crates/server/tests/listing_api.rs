@@ -68,6 +68,47 @@ async fn import_reports_each_item_and_stores_them_with_origin_import() {
     app.post("/callbacks/import", json!({"rows": []})).await.expect_error(400, "unknown_field");
 }
 
+/// Items are read from their JSON text, but answer as if read from a parsed JSON value: a repeated
+/// member counts once (its last value), members are met in sorted order, errors carry no position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_items_answer_as_json_values_would() {
+    let app = TestApp::spawn().await;
+    let (campaign, queue) = (app.campaign_id(), app.queue_id());
+    let body = format!(
+        r#"{{"items": [
+            {{"type": "queue", "campaign_id": "{campaign}", "queue_id": {queue}, "phone": "{one}"}},
+            {{"type": "queue", "campaign_id": {campaign}, "queue_id": {queue}, "phone": "12", "phone": "{two}"}},
+            {{"phone": 5, "colour": "red"}}
+        ]}}"#,
+        one = london(1),
+        two = london(2),
+    );
+    let result = app.post_raw("/callbacks/import", "application/json", &body).await.expect(200);
+    assert_eq!(result["created"], 1);
+    let wrong_type = &result["items"][0]["error"];
+    assert_eq!(wrong_type["code"], "invalid_request");
+    assert_eq!(wrong_type["message"], format!("invalid type: string \"{campaign}\", expected i64"));
+    assert_eq!(wrong_type["details"], json!({"line": 0, "column": 0}));
+    assert!(result["items"][1]["id"].is_string(), "the last of a repeated member counts: {result}");
+    assert_eq!(result["items"][2]["error"]["code"], "unknown_field");
+
+    // A repeated member over a limit: only its last value is checked.
+    let notes = "n".repeat(5_000);
+    let body = format!(
+        r#"{{"items": [{{"type": "queue", "campaign_id": {campaign}, "queue_id": {queue}, "phone": "{three}",
+            "notes": "{notes}", "notes": "short"}}]}}"#,
+        three = london(3),
+    );
+    let result = app.post_raw("/callbacks/import", "application/json", &body).await.expect(200);
+    assert_eq!(result["created"], 1, "{result}");
+    // Text that does not read as a JSON value (a lone surrogate, a number out of range) is the
+    // whole request's error.
+    let body = format!(r#"{{"items": [{{"type": "queue", "campaign_id": {campaign}, "phone": "\ud800"}}]}}"#);
+    app.post_raw("/callbacks/import", "application/json", &body).await.expect_error(400, "invalid_request");
+    let body = r#"{"items": [{"data": {"x": 1e400}}]}"#;
+    app.post_raw("/callbacks/import", "application/json", body).await.expect_error(400, "invalid_request");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_accepts_ten_thousand_items_and_refuses_more() {
     let app = TestApp::spawn().await;

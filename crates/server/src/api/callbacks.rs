@@ -17,7 +17,7 @@ use crate::api::{exports, operations};
 use crate::auth::Caller;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Body, Json, Params, Path};
+use crate::extract::{Body, ImportBody, Json, Params, Path, SizedJson};
 use crate::service::callbacks as service;
 
 /// The header a replayed idempotent request is marked with.
@@ -81,11 +81,14 @@ pub async fn import_callbacks(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Body<ImportRequest>,
-) -> ApiResult<Json<ImportResult>> {
+    ImportBody(body): ImportBody,
+) -> ApiResult<SizedJson<ImportResult>> {
     let principal = caller.require(Permission::WriteCallbacks)?;
     let key = idempotency(&headers, principal, &body.raw)?;
-    Ok(Json(service::import(&state, principal, body.value()?.items, key).await?))
+    let result = service::import(&state, principal, body.value()?, key).await?;
+    // `{"index":1234,"id":"<36>"},` is ~60 bytes; errors are longer, and rarer.
+    let capacity = 64 * result.items.len() + 32;
+    Ok(SizedJson { value: result, capacity })
 }
 
 #[utoipa::path(get, path = "/callbacks", tag = "callbacks", params(CallbackListParams),

@@ -93,9 +93,167 @@ pub fn item_limit(name: &str) -> usize {
 /// Checks a JSON body against the limits. Bytes that are not JSON pass: the typed parse has
 /// already answered for them.
 pub fn check_json(raw: &[u8]) -> Result<(), ApiError> {
+    // Nearly every body is well within the limits: a streaming pass proves that without building
+    // a `Value` tree (an import of 5,000 items is ~1 MB of JSON). Only a body it cannot vouch for
+    // is parsed and walked, so the error (which field, which limit) is the walk's.
+    if is_clean(raw) { Ok(()) } else { check_value_of(raw) }
+}
+
+/// The walk over the parsed body: the answer [`check_json`] gives.
+fn check_value_of(raw: &[u8]) -> Result<(), ApiError> {
     match serde_json::from_slice::<Value>(raw) {
         Ok(value) => check_value(&value),
         Err(_) => Ok(()),
+    }
+}
+
+/// True when `raw` is JSON that `serde_json` reads as a [`Value`] and nothing in it is over a
+/// limit — so [`check_json`] passes it. False means "not shown": it may be over a limit, or not
+/// JSON, or merely unusual; callers then take the slower path that answers exactly.
+///
+/// Every value is read through `deserialize_any` as `Value`'s own `Deserialize` reads it, so the
+/// same bytes fail (syntax, a number out of range, a lone surrogate, the nesting limit). The
+/// limit checks are those of [`walk`], applied to every occurrence, so they flag a superset: a
+/// repeated key counts each time (a `Value` keeps the last), and any violation stops the pass.
+pub(crate) fn is_clean(raw: &[u8]) -> bool {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let top = Scan { key: KeyClass::NONE, in_data: false, depth: 0 };
+    top.deserialize(&mut de).and_then(|()| de.end()).is_ok()
+}
+
+/// What a member name means to the limits, worked out once when the name is read.
+#[derive(Clone, Copy)]
+struct KeyClass {
+    /// [`text_limit`] of the name (for a string under it, outside `data`).
+    text: usize,
+    /// [`item_limit`] of the name (for a list under it).
+    items: usize,
+    /// The name is `data`.
+    data: bool,
+}
+
+impl KeyClass {
+    /// A value with no field name: the body itself (and the items of a top-level list).
+    const NONE: KeyClass = KeyClass { text: MAX_TEXT_LEN, items: MAX_LIST_ITEMS, data: false };
+
+    fn of(name: &str) -> KeyClass {
+        KeyClass { text: text_limit(name), items: item_limit(name), data: name == "data" }
+    }
+}
+
+/// One value of the streaming pass, with what [`walk`] would know about it.
+#[derive(Clone, Copy)]
+struct Scan {
+    key: KeyClass,
+    in_data: bool,
+    /// `path.len()` in [`walk`].
+    depth: usize,
+}
+
+/// Stops the pass: the error text is never shown (the caller falls back to the exact check).
+fn stop<E: serde::de::Error>() -> E {
+    E::custom("not shown within the limits")
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Scan {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Scan {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
+        let max = if self.in_data { MAX_DATA_VALUE_LEN } else { self.key.text };
+        if too_long(text, max) { Err(stop()) } else { Ok(()) }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(stop());
+        }
+        let item = Scan { key: self.key, in_data: false, depth: self.depth + 1 };
+        let mut count = 0usize;
+        while seq.next_element_seed(item)?.is_some() {
+            count += 1;
+            if count > self.key.items {
+                return Err(stop());
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(stop());
+        }
+        let is_data = self.key.data && !self.in_data;
+        let max = if is_data { MAX_DATA_FIELDS } else { MAX_LIST_ITEMS };
+        let mut count = 0usize;
+        while let Some(key) = map.next_key_seed(MemberName)? {
+            count += 1;
+            if count > max {
+                return Err(stop());
+            }
+            map.next_value_seed(Scan { key, in_data: is_data, depth: self.depth + 1 })?;
+        }
+        Ok(())
+    }
+}
+
+/// A member name, read as `Value` reads it (`deserialize_str`) and classified.
+struct MemberName;
+
+impl<'de> serde::de::DeserializeSeed<'de> for MemberName {
+    type Value = KeyClass;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<KeyClass, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for MemberName {
+    type Value = KeyClass;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<KeyClass, E> {
+        // With serde_json's `raw_value` feature, `Value` reads an object keyed by this token
+        // differently; leave such (contrived) bodies to the exact path.
+        if too_long(name, MAX_NAME_LEN) || name == "$serde_json::private::RawValue" {
+            return Err(stop());
+        }
+        Ok(KeyClass::of(name))
     }
 }
 
@@ -229,6 +387,8 @@ pub fn check_query(raw: &str, pairs: &[(String, String)]) -> Result<(), ApiError
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn field_of(err: ApiError) -> (u16, String, String) {
@@ -287,6 +447,73 @@ mod tests {
             shallow = json!([shallow]);
         }
         assert!(check_value(&json!({ "x": shallow })).is_ok());
+    }
+
+    /// What `check_json` answered before the streaming pass: parse, then walk.
+    fn walked(raw: &[u8]) -> Result<(), ApiError> {
+        check_value_of(raw)
+    }
+
+    #[test]
+    fn the_streaming_pass_vouches_only_for_bodies_the_walk_passes() {
+        let clean = [
+            json!({"items": [{"phone": "+442079460001", "notes": "x".repeat(MAX_NOTES_LEN)}]}),
+            json!({"data": {"notes": "x".repeat(MAX_DATA_VALUE_LEN)}, "ids": vec![json!(1); MAX_LIST_ITEMS + 1]}),
+            json!([1, -2, 3.5, true, null, "é".repeat(MAX_TEXT_LEN)]),
+        ];
+        for value in clean {
+            assert!(is_clean(value.to_string().as_bytes()), "{value}");
+        }
+        let over = [
+            json!({"items": [{"phone": "1".repeat(MAX_PHONE_LEN + 1)}]}),
+            json!({"data": {"account": "x".repeat(MAX_DATA_VALUE_LEN + 1)}}),
+            json!({"lists": vec![json!(1); MAX_LIST_ITEMS + 1]}),
+            json!({"k".repeat(MAX_NAME_LEN + 1): 1}),
+        ];
+        for value in over {
+            assert!(!is_clean(value.to_string().as_bytes()));
+            assert!(check_json(value.to_string().as_bytes()).is_err());
+        }
+        // Not read as a `Value`: neither vouched for nor refused (the typed parse answers).
+        for raw in [r#"{"a": "\ud800"}"#, r#"{"a": 1e400}"#, "{", r#"{"a": 1} x"#] {
+            assert!(serde_json::from_slice::<Value>(raw.as_bytes()).is_err(), "{raw}");
+            assert!(!is_clean(raw.as_bytes()), "{raw}");
+            assert!(check_json(raw.as_bytes()).is_ok(), "{raw}");
+        }
+        // A repeated member: the walk sees its last value only, so this passes the slow way.
+        let raw = format!(r#"{{"notes": "{}", "notes": "short"}}"#, "x".repeat(MAX_NOTES_LEN + 1));
+        assert!(!is_clean(raw.as_bytes()));
+        assert!(check_json(raw.as_bytes()).is_ok());
+        let raw = r#"{"$serde_json::private::RawValue": "1"}"#;
+        assert!(!is_clean(raw.as_bytes()));
+    }
+
+    /// JSON values with texts and lists around the limits, under the names that have limits.
+    fn value_strategy() -> impl Strategy<Value = Value> {
+        let name = proptest::sample::select(vec!["notes", "phone", "data", "items", "ids", "name", "x", "fields"]);
+        let length = proptest::sample::select(vec![0, 1, MAX_PHONE_LEN, MAX_PHONE_LEN + 1, MAX_NAME_LEN + 1]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            (length, proptest::sample::select(vec!['a', 'é'])).prop_map(|(n, c)| Value::from(c.to_string().repeat(n))),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::vec((name.clone(), inner), 0..6).prop_map(|members| {
+                    Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_streaming_pass_agrees_with_the_walk(value in value_strategy()) {
+            let raw = value.to_string();
+            proptest::prop_assert_eq!(is_clean(raw.as_bytes()), walked(raw.as_bytes()).is_ok(), "{}", raw);
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use rebound_domain::time::{self, Disambiguation};
 use rebound_store::{
     CallbackFilter, CreateOutcome, IdempotencyKey, NewCallback, PageRequest, SearchField, Sort, SortField, StoreError,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::AppState;
 use crate::dto::*;
@@ -520,7 +520,7 @@ pub fn idempotency_key(principal: &Principal, key: &str, raw_body: &[u8]) -> Ide
 pub async fn import(
     state: &AppState,
     principal: &Principal,
-    items: Vec<Value>,
+    items: Vec<ImportItem>,
     idempotency: Option<IdempotencyKey>,
 ) -> ApiResult<ImportResult> {
     if items.len() > MAX_IMPORT_ITEMS {
@@ -529,15 +529,17 @@ pub async fn import(
     let now = state.clock.now();
     let mut lookups = Lookups::new(state).await?;
     let mut results: Vec<ImportItemResult> = Vec::with_capacity(items.len());
-    let mut batch = Vec::new();
-    let mut batch_index = Vec::new();
+    // Sized up front: a `NewCallback` is large, and growing a vector of 10,000 by doubling copies
+    // it over and over into freshly faulted-in memory.
+    let mut batch = Vec::with_capacity(items.len());
+    let mut batch_index = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         // Validation is CPU work; let other requests run during a large import.
         if index % 256 == 255 {
             tokio::task::yield_now().await;
         }
         results.push(ImportItemResult { index, id: None, replayed: false, error: None });
-        let prepared = match serde_json::from_value::<CallbackCreate>(item) {
+        let prepared = match item.read() {
             Ok(input) => match scope::check_callback_target(principal, input.campaign_id, input.queue_id) {
                 Ok(()) => prepare(&mut lookups, input, &principal.actor, now, Intake::Import).await,
                 Err(e) => Err(e),
