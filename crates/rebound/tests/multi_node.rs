@@ -271,6 +271,19 @@ async fn three_nodes_lose_nothing_when_the_leader_is_killed() {
     let (_, new_leader) = wait_for_one_leader(&http, &nodes.iter().collect::<Vec<_>>()).await;
     assert_ne!(new_leader, leader_name, "the leader moved");
     assert!(!new_leader.starts_with(&format!("{}/", names[leader])), "a surviving node leads: {new_leader}");
+    // Every surviving node's `/readyz` names the new leader (each learns it at its next claim).
+    for node in &nodes {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready: serde_json::Value =
+                http.get(format!("{}/readyz", node.base)).send().await.unwrap().json().await.unwrap();
+            if ready["leader"] == new_leader.as_str() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} does not name the new leader: {ready}", node.base);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 
     // The killed node comes back (a new process: a new lease holder) and takes load again.
     nodes.insert(leader, start_node(dir.path(), &db.url, names[leader]));

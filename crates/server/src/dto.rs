@@ -483,11 +483,22 @@ pub struct ImportItemResult {
     pub error: Option<ErrorObject>,
 }
 
-/// `/healthz` and `/readyz`.
+/// `/healthz` and `/readyz`. `/readyz` also says which node this is and which node leads (runs
+/// promotion, rescue and retention), so a load balancer's or operator's probe shows the leader.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
     #[schema(example = "ok")]
     pub status: String,
+    /// This process's name in the leader lease (`/readyz` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "node-a/5f2c9e1b")]
+    pub node: Option<String>,
+    /// Whether this node runs the singleton duties now (`/readyz` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leading: Option<bool>,
+    /// The leader the last claim reported; absent until the first claim is answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
 }
 
 // ---- callback operations -----------------------------------------------------------------------

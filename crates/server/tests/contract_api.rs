@@ -100,7 +100,15 @@ async fn bodies_over_the_limit_are_refused_with_413() {
 async fn probes_answer_without_authentication() {
     let app = TestApp::spawn().await;
     assert_eq!(app.send(Method::GET, "/healthz", None, None).await.expect(200)["status"], "ok");
-    assert_eq!(app.send(Method::GET, "/readyz", None, None).await.expect(200)["status"], "ready");
+    let ready = app.send(Method::GET, "/readyz", None, None).await.expect(200);
+    assert_eq!(ready["status"], "ready");
+    // Which node this is and who leads, for operators of several nodes.
+    let node = ready["node"].as_str().expect("/readyz names the node");
+    assert!(!node.is_empty());
+    assert!(ready["leading"].is_boolean(), "{ready}");
+    if ready["leading"] == true {
+        assert_eq!(ready["leader"], node, "a leading node names itself as the leader");
+    }
     let docs = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
 }

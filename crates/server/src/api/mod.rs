@@ -92,7 +92,7 @@ impl Modify for BearerAuth {
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
     responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health { status: "ok".into(), node: None, leading: None, leader: None })
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
@@ -102,7 +102,15 @@ pub async fn healthz() -> Json<Health> {
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(Health { status: "ready".into() })),
+        Ok(()) => {
+            let leadership = state.engine.leader_status();
+            Ok(Json(Health {
+                status: "ready".into(),
+                node: Some(leadership.node),
+                leading: Some(leadership.leading),
+                leader: leadership.leader,
+            }))
+        }
         Err(e) => {
             tracing::warn!(error.cause = %e, "readiness check failed");
             Err(ApiError::Unavailable { message: "the store is not reachable".into() })
