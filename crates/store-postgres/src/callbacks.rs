@@ -247,6 +247,8 @@ struct Questions {
     originals: Vec<Uuid>,
     /// The ids the callbacks refer to.
     references: References,
+    /// A large batch: its statements are planned for their values ([`CUSTOM_PLANS`]).
+    large: bool,
 }
 
 // The statements [`Questions::ask`] may run (all prepared before any runs: see there).
@@ -257,12 +259,20 @@ static ASK_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          left join callback c on c.callback_id = k.callback_id where k.key = any($1)"
     )
 });
-/// Only the scopes with active callbacks come back (the others count 0), and the numbers are looked
-/// up as one array on `callback_phone` (measured, 5,000 new numbers: 6–8 ms, against 11–15 ms for a
-/// count per scope). Pairs of a queue and a number that were not asked may come back too: their
-/// counts are as true as the others'.
-const ASK_QUEUE_SCOPES: &str = "select queue_id, phone, count(*), (array_agg(callback_id order by callback_id))[1] \
-     from callback where phone = any($2) and queue_id = any($1) and state <> 'COMPLETED' group by 1, 2";
+/// One count per scope asked. A lateral lookup per scope uses `callback_phone` whatever the plan, so
+/// it is the form for the create worker's generic plans (prepared once, perhaps while the table was
+/// small: an array condition then planned as a sequential scan, and stayed one as the table grew —
+/// measured, an import slowed to 1,600 rows/s).
+const ASK_QUEUE_SCOPES: &str = "select s.queue_id, s.phone, d.n, d.oldest from unnest($1::bigint[], $2::text[]) s(queue_id, phone) \
+     cross join lateral (select count(*) n, (array_agg(c.callback_id order by c.callback_id))[1] oldest \
+         from callback c where c.phone = s.phone and c.queue_id = s.queue_id and c.state <> 'COMPLETED') d";
+/// The same for a large batch, planned for its own numbers ([`CUSTOM_PLANS`]): one array lookup on
+/// `callback_phone` (a bitmap scan; measured, 5,000 new numbers: 2.5 ms against 17 ms for the
+/// lateral form). Only scopes with active callbacks come back (the others count 0), and a number's
+/// other queues come back too, with true counts.
+const ASK_QUEUE_SCOPES_AT_ONCE: &str = "select queue_id, phone, count(*), \
+     (array_agg(callback_id order by callback_id))[1] from callback \
+     where phone = any($1) and queue_id is not null and state <> 'COMPLETED' group by 1, 2";
 const ASK_AGENT_SCOPES: &str = "select s.campaign_id, s.agent_id, s.phone, d.n, d.oldest \
      from unnest($1::bigint[], $2::bigint[], $3::text[]) s(campaign_id, agent_id, phone) \
      cross join lateral (select count(*) n, (array_agg(c.callback_id order by c.callback_id))[1] oldest \
@@ -287,8 +297,10 @@ const ASK_REFERENCES: &str = "select \
      array(select agent_id from agent where agent_id = any($5))";
 
 impl Questions {
-    fn of(batch: &[NewCallback]) -> (Questions, LockKeys) {
-        let mut q = Questions::default();
+    /// The questions of `batch`; `large` for a batch (not a group of the create worker) of at least
+    /// [`COPY_FROM`] items, whose statements are planned for their values.
+    fn of(batch: &[NewCallback], large: bool) -> (Questions, LockKeys) {
+        let mut q = Questions { large, ..Questions::default() };
         let mut locks = LockKeys::new();
         let mut seen_scopes = std::collections::HashSet::new();
         for new in batch {
@@ -344,7 +356,8 @@ impl Questions {
     async fn prepare<C: GenericClient>(&self, tx: &C) -> StoreResult<()> {
         let needed = [
             (!self.keys.is_empty(), ASK_KEYS.as_str()),
-            (!self.queue_scopes.0.is_empty(), ASK_QUEUE_SCOPES),
+            (!self.queue_scopes.0.is_empty() && !self.large, ASK_QUEUE_SCOPES),
+            (!self.queue_scopes.0.is_empty() && self.large, ASK_QUEUE_SCOPES_AT_ONCE),
             (!self.agent_scopes.0.is_empty(), ASK_AGENT_SCOPES),
             (!self.slots.0.is_empty(), ASK_SLOTS),
             (!self.originals.is_empty(), ASK_ORIGINALS),
@@ -396,10 +409,11 @@ impl Questions {
         if self.queue_scopes.0.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut queues = self.queue_scopes.0.clone();
-        queues.sort_unstable();
-        queues.dedup();
-        let rows = query(tx, ASK_QUEUE_SCOPES, &[&queues, &self.queue_scopes.1]).await?;
+        let rows = if self.large {
+            query(tx, ASK_QUEUE_SCOPES_AT_ONCE, &[&self.queue_scopes.1]).await?
+        } else {
+            query(tx, ASK_QUEUE_SCOPES, &[&self.queue_scopes.0, &self.queue_scopes.1]).await?
+        };
         let mut counts: HashMap<Scope, (i64, Option<Uuid>)> = rows
             .iter()
             .map(|r| Ok((Scope::Queue(get(r, 0)?, get(r, 1)?), (get(r, 2)?, get(r, 3)?))))
@@ -1139,12 +1153,12 @@ async fn create_locked(
     client: &mut deadpool_postgres::Client,
     batch: Vec<NewCallback>,
 ) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
-    let (questions, locks) = Questions::of(&batch);
+    let (questions, locks) = Questions::of(&batch, batch.len() >= COPY_FROM);
     let tx = client.transaction().await.map_err(backend)?;
     questions.prepare(&tx).await?;
     // One round trip: the server runs the lock statement first, and starts the reads (their snapshot)
     // only once it holds the locks — they were sent after it, on the same connection.
-    let generic = async { tx.batch_execute(GENERIC_PLANS).await.map_err(backend) };
+    let generic = async { tx.batch_execute(plans_for(&questions)).await.map_err(backend) };
     let ((), (), mut facts) = tokio::try_join!(generic, locks.take(&tx), questions.ask(&tx))?;
     let mut writes = Writes::default();
     let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
@@ -1174,10 +1188,10 @@ async fn create_optimistically(
     client: &mut deadpool_postgres::Client,
     batch: &[NewCallback],
 ) -> StoreResult<Option<Vec<StoreResult<CreateOutcome>>>> {
-    let (questions, locks) = Questions::of(batch);
+    let (questions, locks) = Questions::of(batch, true);
     let tx = client.transaction().await.map_err(backend)?;
     questions.prepare(&tx).await?;
-    let generic = async { tx.batch_execute(GENERIC_PLANS).await.map_err(backend) };
+    let generic = async { tx.batch_execute(plans_for(&questions)).await.map_err(backend) };
     let ((), mut facts) = tokio::try_join!(generic, questions.ask(&tx))?;
     let keys_read = KeysRead::of(&facts);
     let mut writes = Writes::default();
@@ -1246,6 +1260,13 @@ impl Rules {
 /// their lengths, the planner would make a custom plan at every execution (planning costing more than
 /// running them).
 const GENERIC_PLANS: &str = "set local plan_cache_mode = force_generic_plan";
+/// A large batch's statements are planned for their values instead: planning is nothing next to
+/// running them for thousands of rows, and the plan then fits the table as it is now.
+const CUSTOM_PLANS: &str = "set local plan_cache_mode = force_custom_plan";
+
+fn plans_for(questions: &Questions) -> &'static str {
+    if questions.large { CUSTOM_PLANS } else { GENERIC_PLANS }
+}
 
 /// Opens a group's transaction: generic plans, and **early lock release**. Consecutive groups nearly
 /// always need some of the same locks (one slot, a number's stripe), so with an ordinary commit each
@@ -1265,7 +1286,7 @@ async fn create_pipelined(
     client: &deadpool_postgres::Client,
     batch: Vec<NewCallback>,
 ) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
-    let (questions, locks) = Questions::of(&batch);
+    let (questions, locks) = Questions::of(&batch, false);
     // Every statement prepared first: a statement waiting for its `PREPARE` would be sent after the
     // ones polled after it.
     questions.prepare(client).await?;
