@@ -864,43 +864,22 @@ async fn write_created<C: GenericClient>(
 /// its own.
 const COPY_FROM: usize = 64;
 
-/// The types of [`create_columns!`], for binary `COPY`.
-const COPY_TYPES: [Type; 34] = [
-    Type::UUID,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::UUID,
-    Type::UUID,
-    Type::INT8,
-    Type::INT8,
-    Type::TEXT,
-    Type::INT8,
-];
+/// The types of [`create_columns!`], for binary `COPY`, four to a line as the columns go.
+#[rustfmt::skip]
+const COPY_TYPES: [Type; 34] = {
+    use Type as T;
+    [
+        T::UUID, T::TEXT, T::TEXT, T::TEXT, // callback_id, type, origin, phone
+        T::TEXT, T::INT8, T::INT8, T::INT8, // phone_raw, campaign_id, list_id, lead_id
+        T::INT8, T::INT8, T::TEXT, T::INT8, // queue_id, agent_id, wrap_code, desired_time
+        T::TEXT, T::TEXT, T::INT8, T::INT8, // timezone, lead_timezone, earliest_time, window_secs
+        T::INT8, T::INT8, T::TEXT, T::TEXT, // overdue_at, slot_start, state, result
+        T::INT8, T::INT8, T::TEXT, T::TEXT, // attempts, priority, notes, data
+        T::TEXT, T::INT8, T::INT8, T::INT8, // created_by, created_at, updated_at, queued_at
+        T::UUID, T::UUID, T::INT8, T::INT8, // recreated_from, recreated_as, expires_at, offered_to
+        T::TEXT, T::INT8,                   // lease_id, hold_until
+    ]
+};
 const COPY_CALLBACKS: &str = concat!("copy callback (", create_columns!(), ") from stdin (format binary)");
 const COPY_EVENTS: &str =
     "copy callback_event (callback_id, at, actor, action, from_state, to_state, details) from stdin (format binary)";
