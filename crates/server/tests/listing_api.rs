@@ -69,7 +69,9 @@ async fn import_reports_each_item_and_stores_them_with_origin_import() {
 }
 
 /// Items are read from their JSON text, but answer as if read from a parsed JSON value: a repeated
-/// member counts once (its last value), members are met in sorted order, errors carry no position.
+/// member counts once (its last value), errors carry no position. (Which of two wrong members is
+/// reported first depends on whether serde_json keeps member order, a feature another crate of the
+/// workspace may turn on, so no item here has two.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_items_answer_as_json_values_would() {
     let app = TestApp::spawn().await;
@@ -78,7 +80,7 @@ async fn import_items_answer_as_json_values_would() {
         r#"{{"items": [
             {{"type": "queue", "campaign_id": "{campaign}", "queue_id": {queue}, "phone": "{one}"}},
             {{"type": "queue", "campaign_id": {campaign}, "queue_id": {queue}, "phone": "12", "phone": "{two}"}},
-            {{"phone": 5, "colour": "red"}}
+            {{"type": "queue", "colour": "red"}}
         ]}}"#,
         one = london(1),
         two = london(2),
