@@ -805,6 +805,46 @@ impl<'a> CallbackArrays<'a> {
             &self.hold_until,
         ]
     }
+
+    /// Row `i` of the arrays, in the same column order: one row of a binary `COPY`.
+    pub(crate) fn row(&self, i: usize) -> [&(dyn ToSql + Sync); 34] {
+        [
+            &self.id[i],
+            &self.kind[i],
+            &self.origin[i],
+            &self.phone[i],
+            &self.phone_raw[i],
+            &self.campaign_id[i],
+            &self.list_id[i],
+            &self.lead_id[i],
+            &self.queue_id[i],
+            &self.agent_id[i],
+            &self.wrap_code[i],
+            &self.desired_time[i],
+            &self.timezone[i],
+            &self.lead_timezone[i],
+            &self.earliest_time[i],
+            &self.window_secs[i],
+            &self.overdue_at[i],
+            &self.slot_start[i],
+            &self.state[i],
+            &self.result[i],
+            &self.attempts[i],
+            &self.priority[i],
+            &self.notes[i],
+            &self.data[i],
+            &self.created_by[i],
+            &self.created_at[i],
+            &self.updated_at[i],
+            &self.queued_at[i],
+            &self.recreated_from[i],
+            &self.recreated_as[i],
+            &self.expires_at[i],
+            &self.offered_to[i],
+            &self.lease_id[i],
+            &self.hold_until[i],
+        ]
+    }
 }
 
 async fn write_creates<C: GenericClient>(client: &C, writes: &Writes) -> StoreResult<()> {
@@ -906,44 +946,9 @@ async fn copy_rows(tx: &deadpool_postgres::Transaction<'_>, writes: &Writes) -> 
     let failed = |e| constraint(e, Op::Write("callback"));
     let sink = tx.copy_in(COPY_CALLBACKS).await.map_err(failed)?;
     let mut rows = std::pin::pin!(BinaryCopyInWriter::new(sink, &COPY_TYPES));
-    for c in &writes.callbacks {
-        let row: [&(dyn ToSql + Sync); 34] = [
-            &uuid(c.id),
-            &c.kind.as_str(),
-            &c.origin.as_str(),
-            &c.phone,
-            &c.phone_raw,
-            &c.campaign_id,
-            &c.list_id,
-            &c.lead_id,
-            &c.queue_id,
-            &c.agent_id,
-            &c.wrap_code,
-            &ms(c.desired_time),
-            &c.timezone,
-            &c.lead_timezone,
-            &opt_ms(c.earliest_time),
-            &i64::from(c.window_secs),
-            &overdue_at(c),
-            &opt_ms(c.slot_start),
-            &c.state.as_str(),
-            &c.result.map(CallbackResult::as_str),
-            &i64::from(c.attempts),
-            &i64::from(c.priority),
-            &c.notes,
-            &to_json(&c.data),
-            &c.created_by,
-            &ms(c.created_at),
-            &ms(c.updated_at),
-            &opt_ms(c.queued_at),
-            &c.recreated_from.map(uuid),
-            &c.recreated_as.map(uuid),
-            &ms(c.expires_at),
-            &c.offered_to,
-            &c.lease_id,
-            &opt_ms(c.hold_until),
-        ];
-        rows.as_mut().write(&row).await.map_err(failed)?;
+    let callbacks = CallbackArrays::of(&writes.callbacks);
+    for i in 0..writes.callbacks.len() {
+        rows.as_mut().write(&callbacks.row(i)).await.map_err(failed)?;
     }
     rows.finish().await.map_err(failed)?;
     let sink = tx.copy_in(COPY_EVENTS).await.map_err(failed)?;

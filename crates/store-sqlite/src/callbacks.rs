@@ -89,23 +89,7 @@ pub(crate) fn event_row(r: &Row<'_>) -> rusqlite::Result<CallbackEvent> {
     })
 }
 
-/// `earliest_time + window`: the instant a still-`SCHEDULED` callback becomes overdue.
-pub(crate) fn overdue_at(c: &Callback) -> Option<i64> {
-    c.earliest_time.map(|e| ms(e) + i64::from(c.window_secs) * 1000)
-}
-
-/// The callback exactly as it will read back: instants at millisecond precision.
-pub(crate) fn as_stored(mut c: Callback) -> Callback {
-    c.desired_time = trunc(c.desired_time);
-    c.earliest_time = c.earliest_time.map(trunc);
-    c.slot_start = c.slot_start.map(trunc);
-    c.created_at = trunc(c.created_at);
-    c.updated_at = trunc(c.updated_at);
-    c.queued_at = c.queued_at.map(trunc);
-    c.hold_until = c.hold_until.map(trunc);
-    c.expires_at = trunc(c.expires_at);
-    c
-}
+pub(crate) use rebound_store::steps::{as_stored, overdue_at};
 
 pub(crate) fn get(conn: &Connection, id: CallbackId) -> StoreResult<Option<Callback>> {
     conn.prepare_cached(&format!("select {COLS} from callback c where c.callback_id = ?1"))

@@ -14,6 +14,7 @@ use rebound_domain::access::{Role, Scope};
 use rebound_domain::model::*;
 use rebound_domain::state::{Action, CallbackState, IllegalTransition};
 
+pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod steps;

@@ -14,6 +14,25 @@ pub fn trunc(t: Timestamp) -> Timestamp {
     Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
 }
 
+/// The callback exactly as a store reads it back: instants at millisecond precision.
+pub fn as_stored(mut c: Callback) -> Callback {
+    c.desired_time = trunc(c.desired_time);
+    c.earliest_time = c.earliest_time.map(trunc);
+    c.slot_start = c.slot_start.map(trunc);
+    c.created_at = trunc(c.created_at);
+    c.updated_at = trunc(c.updated_at);
+    c.queued_at = c.queued_at.map(trunc);
+    c.hold_until = c.hold_until.map(trunc);
+    c.expires_at = trunc(c.expires_at);
+    c
+}
+
+/// `earliest_time + window` in epoch milliseconds: the instant a still-`SCHEDULED` callback becomes
+/// overdue (the stored `overdue_at` column, which keeps the overdue filter an index range).
+pub fn overdue_at(c: &Callback) -> Option<i64> {
+    c.earliest_time.map(|e| e.as_millisecond() + i64::from(c.window_secs) * 1000)
+}
+
 /// Applies every `Some` field of an edit to `cb`, instants at the store's millisecond precision.
 /// Shared by transitions (whose `CallbackUpdate` is a subset of an edit) and in-place updates.
 pub fn apply_edit(cb: &mut Callback, e: CallbackEdit) {
