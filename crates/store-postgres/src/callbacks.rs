@@ -30,6 +30,7 @@ use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use rebound_domain::model::*;
 use rebound_domain::state::{CallbackResult, CallbackState, IllegalTransition, Status, transition as lifecycle};
+use rebound_store::steps::updated;
 use rebound_store::*;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
@@ -1511,38 +1512,6 @@ async fn check_slot<C: GenericClient>(
         return Err(StoreError::SlotFull { slot_start: slot, capacity });
     }
     Ok(())
-}
-
-/// `req` applied to `current`: checked against the expected states, the caller's version and the
-/// lifecycle, but not yet against the duplicate and slot rules.
-fn updated(current: Callback, req: &UpdateRequest) -> StoreResult<(Callback, Status, Status)> {
-    let from = Status { state: current.state, result: current.result };
-    if !req.expect.is_empty() && !req.expect.contains(&current.state) {
-        return Err(match req.action {
-            Some(action) => IllegalTransition { from, action }.into(),
-            None => {
-                let expected: Vec<&str> = req.expect.iter().map(|s| s.as_str()).collect();
-                StoreError::Conflict(format!(
-                    "the callback is {}; this change needs it {}",
-                    current.state,
-                    expected.join(" or ")
-                ))
-            }
-        });
-    }
-    if let Some(seen) = req.if_unchanged_since
-        && trunc(seen) != current.updated_at
-    {
-        return Err(StoreError::Conflict("the callback changed since it was read; retry".into()));
-    }
-    let to = match req.action {
-        Some(action) => lifecycle(from, action)?,
-        None => from,
-    };
-    let mut cb = current;
-    apply_edit(&mut cb, req.edit.clone());
-    apply_status(&mut cb, to, trunc(req.at));
-    Ok((cb, from, to))
 }
 
 /// One in-place change with its audit event. Checks, in order: the callback exists, is in an expected

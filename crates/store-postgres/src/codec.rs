@@ -325,8 +325,8 @@ pub(crate) fn event(r: &Row) -> StoreResult<CallbackEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rebound_domain::hours::TimeRange;
     use jiff::civil::time;
+    use rebound_domain::hours::TimeRange;
 
     #[test]
     fn dialling_hours_round_trip_including_end_of_day_and_midnight_crossing() {

@@ -27,7 +27,7 @@ use crate::codec::*;
 use crate::error::{Op, ResultExt};
 
 // The step rules both backends share; the rest of this store reaches them through this module.
-pub(crate) use rebound_store::steps::{apply_edit, apply_status, apply_update, check_holder};
+pub(crate) use rebound_store::steps::{apply_status, apply_update, check_holder};
 
 pub(crate) const COLS: &str = "c.callback_id, c.type, c.origin, c.phone, c.phone_raw, c.campaign_id, c.list_id, c.lead_id, \
     c.queue_id, c.agent_id, c.wrap_code, c.desired_time, c.timezone, c.lead_timezone, c.earliest_time, c.window_secs, \

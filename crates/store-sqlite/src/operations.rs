@@ -22,9 +22,7 @@ use std::collections::hash_map::Entry;
 
 use jiff::{SignedDuration, Timestamp};
 use rebound_domain::model::*;
-use rebound_domain::state::{
-    Action, CallbackResult, CallbackState, IllegalTransition, Status, transition as lifecycle,
-};
+use rebound_domain::state::{Action, CallbackResult, CallbackState, Status, transition as lifecycle};
 use rebound_store::{
     CallbackFilter, CancellationReport, CancellationRow, ExportCursor, PurgeOutcome, SkippedCallback, StoreError,
     StoreResult, UpdateRequest,
@@ -34,11 +32,11 @@ use rusqlite::types::{Null, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::callbacks::{
-    COLS, apply_edit, apply_status, callback_row, check_duplicates, check_slot, filter_clause, get, insert_event,
-    overdue_at,
+    COLS, callback_row, check_duplicates, check_slot, filter_clause, get, insert_event, overdue_at,
 };
 use crate::codec::*;
 use crate::error::{Op, ResultExt, backend};
+use rebound_store::steps::updated;
 
 /// Callbacks cancelled per writer job. Large enough that per-job overhead (the channel, the commit's
 /// fsync) is small against the rows; small enough (tens of milliseconds) that the writes queued
@@ -64,34 +62,8 @@ fn not_found(id: CallbackId) -> StoreError {
 /// counted). Only then the single UPDATE and the event.
 pub(crate) fn update(conn: &Connection, req: UpdateRequest) -> StoreResult<Callback> {
     let current = get(conn, req.id)?.ok_or_else(|| not_found(req.id))?;
-    let from = Status { state: current.state, result: current.result };
-    if !req.expect.is_empty() && !req.expect.contains(&current.state) {
-        return Err(match req.action {
-            Some(action) => IllegalTransition { from, action }.into(),
-            None => {
-                let expected: Vec<&str> = req.expect.iter().map(|s| s.as_str()).collect();
-                StoreError::Conflict(format!(
-                    "the callback is {}; this change needs it {}",
-                    current.state,
-                    expected.join(" or ")
-                ))
-            }
-        });
-    }
-    if let Some(seen) = req.if_unchanged_since
-        && trunc(seen) != current.updated_at
-    {
-        return Err(StoreError::Conflict("the callback changed since it was read; retry".into()));
-    }
-    let to = match req.action {
-        Some(action) => lifecycle(from, action)?,
-        None => from,
-    };
+    let (cb, from, to) = updated(current, &req)?;
     let at = trunc(req.at);
-
-    let mut cb = current;
-    apply_edit(&mut cb, req.edit);
-    apply_status(&mut cb, to, at);
 
     if cb.state.is_active() {
         if let Some(limit) = req.duplicate_limit {

@@ -5,9 +5,9 @@
 
 use jiff::Timestamp;
 use rebound_domain::model::Callback;
-use rebound_domain::state::{CallbackState, Status};
+use rebound_domain::state::{CallbackState, IllegalTransition, Status, transition};
 
-use crate::{CallbackEdit, CallbackUpdate, Holder, StoreError, StoreResult};
+use crate::{CallbackEdit, CallbackUpdate, Holder, StoreError, StoreResult, UpdateRequest};
 
 /// The store keeps millisecond precision; callers get back exactly what a later read returns.
 pub fn trunc(t: Timestamp) -> Timestamp {
@@ -152,4 +152,36 @@ pub fn check_holder(cb: &Callback, holder: &Holder) -> StoreResult<()> {
             }
         )))
     }
+}
+
+/// `req` applied to `current`: checked against the expected states, the caller's version and the
+/// lifecycle, but not yet against the duplicate and slot rules.
+pub fn updated(current: Callback, req: &UpdateRequest) -> StoreResult<(Callback, Status, Status)> {
+    let from = Status { state: current.state, result: current.result };
+    if !req.expect.is_empty() && !req.expect.contains(&current.state) {
+        return Err(match req.action {
+            Some(action) => IllegalTransition { from, action }.into(),
+            None => {
+                let expected: Vec<&str> = req.expect.iter().map(|s| s.as_str()).collect();
+                StoreError::Conflict(format!(
+                    "the callback is {}; this change needs it {}",
+                    current.state,
+                    expected.join(" or ")
+                ))
+            }
+        });
+    }
+    if let Some(seen) = req.if_unchanged_since
+        && trunc(seen) != current.updated_at
+    {
+        return Err(StoreError::Conflict("the callback changed since it was read; retry".into()));
+    }
+    let to = match req.action {
+        Some(action) => transition(from, action)?,
+        None => from,
+    };
+    let mut cb = current;
+    apply_edit(&mut cb, req.edit.clone());
+    apply_status(&mut cb, to, trunc(req.at));
+    Ok((cb, from, to))
 }
