@@ -136,21 +136,6 @@ pub(crate) fn calling_hours_from_json(s: &str) -> StoreResult<CallingHours> {
 
 // ---- configuration records -----------------------------------------------------------------------
 
-pub(crate) fn direction_str(d: Direction) -> &'static str {
-    match d {
-        Direction::Inbound => "inbound",
-        Direction::Outbound => "outbound",
-    }
-}
-
-fn direction_parse(s: &str) -> Option<Direction> {
-    match s {
-        "inbound" => Some(Direction::Inbound),
-        "outbound" => Some(Direction::Outbound),
-        _ => None,
-    }
-}
-
 /// A campaign with its lists (in the order given), in one row.
 pub(crate) const CAMPAIGN_COLUMNS: &str = "campaign_id, name, direction, timezone, region, running, dialling_hours, \
     exceptions, lead_calling_hours, allow_unassigned_agent_callbacks, auto_callback_list_id, window_secs, \
@@ -161,7 +146,7 @@ pub(crate) fn campaign(r: &Row) -> StoreResult<Campaign> {
     Ok(Campaign {
         id: get(r, 0)?,
         name: get(r, 1)?,
-        direction: get_named(r, 2, direction_parse)?,
+        direction: get_named(r, 2, Direction::parse)?,
         timezone: get(r, 3)?,
         region: get(r, 4)?,
         running: get(r, 5)?,

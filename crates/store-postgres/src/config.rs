@@ -153,7 +153,7 @@ pub async fn create_campaign(store: &PgStore, c: Campaign) -> StoreResult<Campai
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) returning campaign_id",
         &[
             &c.name,
-            &direction_str(c.direction),
+            &c.direction.as_str(),
             &c.timezone,
             &c.region,
             &c.running,
@@ -202,7 +202,7 @@ pub async fn update_campaign(store: &PgStore, c: Campaign) -> StoreResult<Campai
         &[
             &c.id,
             &c.name,
-            &direction_str(c.direction),
+            &c.direction.as_str(),
             &c.timezone,
             &c.region,
             &c.running,

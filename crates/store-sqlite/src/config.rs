@@ -11,21 +11,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::codec::*;
 use crate::error::{Op, ResultExt};
 
-fn direction_str(d: Direction) -> &'static str {
-    match d {
-        Direction::Inbound => "inbound",
-        Direction::Outbound => "outbound",
-    }
-}
-
-fn direction_parse(s: &str) -> Option<Direction> {
-    match s {
-        "inbound" => Some(Direction::Inbound),
-        "outbound" => Some(Direction::Outbound),
-        _ => None,
-    }
-}
-
 /// Fails with `NotFound` when an update or delete touched no row.
 fn touched(changed: usize, what: &str, id: i64) -> StoreResult<()> {
     if changed == 0 { Err(StoreError::not_found(format!("{what} {id}"))) } else { Ok(()) }
@@ -60,7 +45,7 @@ fn campaign_row(r: &Row<'_>) -> rusqlite::Result<Campaign> {
     Ok(Campaign {
         id: r.get(0)?,
         name: r.get(1)?,
-        direction: named(2, &r.get::<_, String>(2)?, direction_parse)?,
+        direction: named(2, &r.get::<_, String>(2)?, Direction::parse)?,
         timezone: r.get(3)?,
         region: r.get(4)?,
         running: r.get(5)?,
@@ -123,7 +108,7 @@ pub(crate) fn create_campaign(conn: &Connection, c: &Campaign) -> StoreResult<Ca
     .db()?
     .execute(params![
         c.name,
-        direction_str(c.direction),
+        c.direction.as_str(),
         c.timezone,
         c.region,
         c.running,
@@ -157,7 +142,7 @@ pub(crate) fn update_campaign(conn: &Connection, c: &Campaign) -> StoreResult<Ca
         .execute(params![
             c.id,
             c.name,
-            direction_str(c.direction),
+            c.direction.as_str(),
             c.timezone,
             c.region,
             c.running,
