@@ -388,6 +388,21 @@ impl Questions {
         Ok(Facts { keys, duplicates, slots, originals, references })
     }
 
+    /// What a batch copied in before its locks must ask again once it holds them: the keys and the
+    /// counts. (Its parents are still locked from the first asking, and such a batch recreates
+    /// nothing.)
+    async fn ask_again<C: GenericClient>(&self, tx: &C) -> StoreResult<Facts> {
+        let (keys, queue_scopes, agent_scopes, slots) = tokio::try_join!(
+            self.ask_keys(tx),
+            self.ask_queue_scopes(tx),
+            self.ask_agent_scopes(tx),
+            self.ask_slots(tx),
+        )?;
+        let mut duplicates = queue_scopes;
+        duplicates.extend(agent_scopes);
+        Ok(Facts { keys, duplicates, slots, ..Facts::default() })
+    }
+
     async fn ask_keys<C: GenericClient>(&self, tx: &C) -> StoreResult<HashMap<String, (String, Option<Callback>)>> {
         if self.keys.is_empty() {
             return Ok(HashMap::new());
@@ -1168,7 +1183,7 @@ async fn create_locked(
 /// commit — and the database works on one import at a time.)
 ///
 /// The checks read without locks, the items are planned and the rows copied in; then the locks are
-/// taken and the same questions asked again — a statement run after the locks are held sees every
+/// taken and the keys and counts asked again — a statement run after the locks are held sees every
 /// transaction that held them before, and this one's own rows. If every rule still holds with this
 /// batch's rows counted (no number over its duplicate limit, no slot over its capacity) and no
 /// idempotency key changed meanwhile, the keys are written and the batch commits: what it accepted is
@@ -1189,7 +1204,7 @@ async fn create_optimistically(
     let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
     let rules = Rules::of(batch, &results);
     copy_rows(&tx, &writes).await?;
-    let ((), now) = tokio::try_join!(locks.take(&tx), questions.ask(&tx))?;
+    let ((), now) = tokio::try_join!(locks.take(&tx), questions.ask_again(&tx))?;
     if !rules.hold(&now) || KeysRead::of(&now) != keys_read {
         // Dropping the transaction rolls it back.
         return Ok(None);
