@@ -159,6 +159,16 @@ impl LockKeys {
         tx.execute(&st, &[&self.0]).await.map_err(backend)?;
         Ok(())
     }
+
+    /// Takes every lock no other transaction holds, without waiting: whether that was all of them. If
+    /// not, the caller rolls back, which lets go of the ones taken. (Nothing waits, so the order in
+    /// which they are taken cannot deadlock.)
+    async fn try_take<C: GenericClient>(&self, tx: &C) -> StoreResult<bool> {
+        const TRY_SQL: &str =
+            "select coalesce(bool_and(pg_try_advisory_xact_lock(k)), true) from unnest($1::bigint[]) k";
+        let st = tx.prepare_cached(TRY_SQL).await.map_err(backend)?;
+        tx.query_one(&st, &[&self.0]).await.map_err(backend)?.try_get(0).map_err(backend)
+    }
 }
 
 /// Where the duplicate rule counts a callback's number: its queue; an agent callback without a queue
@@ -1144,28 +1154,56 @@ async fn create_in_transaction(
     client: &mut deadpool_postgres::Client,
     batch: Vec<NewCallback>,
 ) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
-    if batch.len() >= COPY_FROM
-        && batch.iter().all(|new| new.callback.recreated_from.is_none())
-        && let Some(results) = create_optimistically(client, &batch).await?
-    {
-        return Ok(results);
+    if batch.len() >= COPY_FROM && batch.iter().all(|new| new.callback.recreated_from.is_none()) {
+        if let Some(results) = create_with_locks(client, &batch, Locking::IfFree).await? {
+            return Ok(results);
+        }
+        if let Some(results) = create_optimistically(client, &batch).await? {
+            return Ok(results);
+        }
     }
-    create_locked(client, batch).await
+    match create_with_locks(client, &batch, Locking::Wait).await? {
+        Some(results) => Ok(results),
+        None => Err(StoreError::Backend("a batch waiting for its locks did not get them".into())),
+    }
+}
+
+/// How [`create_with_locks`] takes its locks.
+#[derive(Clone, Copy, PartialEq)]
+enum Locking {
+    /// Waiting for any other transaction holding one: the way every batch can go.
+    Wait,
+    /// Only if no other transaction holds any (else the batch does nothing). A large batch tries this
+    /// first: an import running alone — the usual case — then asks its questions once, where the way
+    /// that writes before locking ([`create_optimistically`]) asks them twice (measured: the second
+    /// asking is about 2.8 µs a row, a ninth of the database's work for an imported row).
+    IfFree,
 }
 
 /// A batch with the locks taken first: nothing another transaction does can change what its checks
-/// read. The way every batch can go.
-async fn create_locked(
+/// read. `None` when [`Locking::IfFree`] found a lock held (the transaction is rolled back).
+async fn create_with_locks(
     client: &mut deadpool_postgres::Client,
-    batch: Vec<NewCallback>,
-) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
-    let (questions, locks) = Questions::of(&batch, batch.len() >= COPY_FROM);
+    batch: &[NewCallback],
+    locking: Locking,
+) -> StoreResult<Option<Vec<StoreResult<CreateOutcome>>>> {
+    let (questions, locks) = Questions::of(batch, batch.len() >= COPY_FROM);
     let tx = client.transaction().await.map_err(backend)?;
     questions.prepare(&tx).await?;
-    // One round trip: the server runs the lock statement first, and starts the reads (their snapshot)
-    // only once it holds the locks — they were sent after it, on the same connection.
     let generic = async { tx.batch_execute(plans_for(&questions)).await.map_err(backend) };
-    let ((), (), mut facts) = tokio::try_join!(generic, locks.take(&tx), questions.ask(&tx))?;
+    let mut facts = match locking {
+        // One round trip: the server runs the lock statement first, and starts the reads (their
+        // snapshot) only once it holds the locks — they were sent after it, on the same connection.
+        Locking::Wait => tokio::try_join!(generic, locks.take(&tx), questions.ask(&tx))?.2,
+        Locking::IfFree => {
+            let ((), all_taken) = tokio::try_join!(generic, locks.try_take(&tx))?;
+            if !all_taken {
+                // Dropping the transaction rolls it back, and lets go of the locks it took.
+                return Ok(None);
+            }
+            questions.ask(&tx).await?
+        }
+    };
     let mut writes = Writes::default();
     let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
     if writes.callbacks.len() >= COPY_FROM {
@@ -1174,7 +1212,7 @@ async fn create_locked(
         write_creates(&tx, &writes).await?;
     }
     tx.commit().await.map_err(backend)?;
-    Ok(results)
+    Ok(Some(results))
 }
 
 /// A large batch written before its locks are taken, so that two imports run side by side instead of
