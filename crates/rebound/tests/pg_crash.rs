@@ -177,8 +177,8 @@ impl Drop for Cluster {
 
 // ---- the load -----------------------------------------------------------------------------------
 
-/// What the load saw: acknowledged ids, and answers that were neither an acknowledgement nor a
-/// refusal the database's absence explains.
+/// What the load saw: the acknowledged ids, and how many answers were failures the database's
+/// absence explains (a 5xx, or no answer).
 #[derive(Default)]
 struct Seen {
     acked: Acked,
