@@ -1155,55 +1155,60 @@ async fn create_in_transaction(
     batch: Vec<NewCallback>,
 ) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
     if batch.len() >= COPY_FROM && batch.iter().all(|new| new.callback.recreated_from.is_none()) {
-        if let Some(results) = create_with_locks(client, &batch, Locking::IfFree).await? {
+        if let Some(results) = create_if_unlocked(client, &batch).await? {
             return Ok(results);
         }
         if let Some(results) = create_optimistically(client, &batch).await? {
             return Ok(results);
         }
     }
-    match create_with_locks(client, &batch, Locking::Wait).await? {
-        Some(results) => Ok(results),
-        None => Err(StoreError::Backend("a batch waiting for its locks did not get them".into())),
-    }
-}
-
-/// How [`create_with_locks`] takes its locks.
-#[derive(Clone, Copy, PartialEq)]
-enum Locking {
-    /// Waiting for any other transaction holding one: the way every batch can go.
-    Wait,
-    /// Only if no other transaction holds any (else the batch does nothing). A large batch tries this
-    /// first: an import running alone — the usual case — then asks its questions once, where the way
-    /// that writes before locking ([`create_optimistically`]) asks them twice (measured: the second
-    /// asking is about 2.8 µs a row, a ninth of the database's work for an imported row).
-    IfFree,
+    create_locked(client, &batch).await
 }
 
 /// A batch with the locks taken first: nothing another transaction does can change what its checks
-/// read. `None` when [`Locking::IfFree`] found a lock held (the transaction is rolled back).
-async fn create_with_locks(
+/// read. The way every batch can go.
+async fn create_locked(
     client: &mut deadpool_postgres::Client,
     batch: &[NewCallback],
-    locking: Locking,
-) -> StoreResult<Option<Vec<StoreResult<CreateOutcome>>>> {
+) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
     let (questions, locks) = Questions::of(batch, batch.len() >= COPY_FROM);
     let tx = client.transaction().await.map_err(backend)?;
     questions.prepare(&tx).await?;
     let generic = async { tx.batch_execute(plans_for(&questions)).await.map_err(backend) };
-    let mut facts = match locking {
-        // One round trip: the server runs the lock statement first, and starts the reads (their
-        // snapshot) only once it holds the locks — they were sent after it, on the same connection.
-        Locking::Wait => tokio::try_join!(generic, locks.take(&tx), questions.ask(&tx))?.2,
-        Locking::IfFree => {
-            let ((), all_taken) = tokio::try_join!(generic, locks.try_take(&tx))?;
-            if !all_taken {
-                // Dropping the transaction rolls it back, and lets go of the locks it took.
-                return Ok(None);
-            }
-            questions.ask(&tx).await?
-        }
-    };
+    // One round trip: the server runs the lock statement first, and starts the reads (their
+    // snapshot) only once it holds the locks — they were sent after it, on the same connection.
+    let ((), (), facts) = tokio::try_join!(generic, locks.take(&tx), questions.ask(&tx))?;
+    plan_and_commit(tx, batch, facts).await
+}
+
+/// [`create_locked`] if no other transaction holds any of the batch's locks; `None` (the
+/// transaction rolled back, letting go of the locks it took) if one does. A large batch tries this
+/// first: an import running alone — the usual case — then asks its questions once, where the way
+/// that writes before locking ([`create_optimistically`]) asks them twice (measured: the second
+/// asking is about 2.8 µs a row, a ninth of the database's work for an imported row).
+async fn create_if_unlocked(
+    client: &mut deadpool_postgres::Client,
+    batch: &[NewCallback],
+) -> StoreResult<Option<Vec<StoreResult<CreateOutcome>>>> {
+    let (questions, locks) = Questions::of(batch, true);
+    let tx = client.transaction().await.map_err(backend)?;
+    questions.prepare(&tx).await?;
+    let generic = async { tx.batch_execute(plans_for(&questions)).await.map_err(backend) };
+    let ((), all_taken) = tokio::try_join!(generic, locks.try_take(&tx))?;
+    if !all_taken {
+        // Dropping the transaction rolls it back.
+        return Ok(None);
+    }
+    let facts = questions.ask(&tx).await?;
+    plan_and_commit(tx, batch, facts).await.map(Some)
+}
+
+/// Plans every item of `batch` on what its checks read, writes the accepted ones and commits.
+async fn plan_and_commit(
+    tx: deadpool_postgres::Transaction<'_>,
+    batch: &[NewCallback],
+    mut facts: Facts,
+) -> StoreResult<Vec<StoreResult<CreateOutcome>>> {
     let mut writes = Writes::default();
     let results: Vec<_> = batch.iter().map(|new| plan(&mut facts, &mut writes, new)).collect();
     if writes.callbacks.len() >= COPY_FROM {
@@ -1212,7 +1217,7 @@ async fn create_with_locks(
         write_creates(&tx, &writes).await?;
     }
     tx.commit().await.map_err(backend)?;
-    Ok(Some(results))
+    Ok(results)
 }
 
 /// A large batch written before its locks are taken, so that two imports run side by side instead of
