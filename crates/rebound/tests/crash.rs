@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
-use common::load::{Acked, Api, agent_loop, dialler_loop, fixture, phone, start_load};
+use common::load::{Acked, Api, fixture, phone, start_load, work_until_done};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "crash-test-bootstrap-token-0123456789";
@@ -78,24 +78,7 @@ async fn a_killed_server_loses_nothing_and_leaves_nothing_stuck() {
     // Restart on the same data; agents and the dialler carry on until nothing is left.
     let server = start_server(&data);
     let api = Api::new(&server, TOKEN);
-    let drain_deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mut work: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-        for &agent in &agents {
-            let api = api.clone();
-            work.push(tokio::spawn(async move { agent_loop(&api, agent, false).await }));
-        }
-        let dialler_api = api.clone();
-        work.push(tokio::spawn(async move { dialler_loop(&dialler_api, campaign_id, 100, false).await }));
-        for w in work {
-            w.await.expect("a client task panicked");
-        }
-        let (_, open) = api.get(&format!("/callbacks?campaign_id={campaign_id}&state=SCHEDULED&state=QUEUED&state=ROUTING&state=PROCESSING&page_size=1")).await.unwrap();
-        if open["total"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < drain_deadline, "callbacks stuck after the restart: {open}");
-    }
+    work_until_done(&api, campaign_id, &agents, false, Duration::from_secs(120)).await;
 
     // None lost, none stuck.
     let mut histories = HashMap::new();

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::ServeProcess;
-use common::load::{Acked, Api, agent_loop, dialler_loop, fixture, phone};
+use common::load::{Acked, Api, fixture, phone, work_until_done};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "pg-crash-bootstrap-token-0123456789";
@@ -372,31 +372,7 @@ async fn acknowledged_creates_survive_a_postgresql_crash() {
 
     // None stuck: agents and the dialler work until nothing is open (offers and leases left by the
     // crash run out and go back to the queue).
-    let drain_deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let mut work = Vec::new();
-        for &agent in &agents {
-            api.ok(reqwest::Method::PUT, &format!("/agents/{agent}/presence"), Some(json!({"presence": "ready"})))
-                .await;
-            let api = api.clone();
-            work.push(tokio::spawn(async move { agent_loop(&api, agent, false).await }));
-        }
-        let dialler = api.clone();
-        work.push(tokio::spawn(async move { dialler_loop(&dialler, campaign_id, 100, false).await }));
-        for w in work {
-            w.await.expect("a client task panicked");
-        }
-        let (_, page) = api
-            .get(&format!(
-                "/callbacks?campaign_id={campaign_id}&state=SCHEDULED&state=QUEUED&state=ROUTING&state=PROCESSING&page_size=1"
-            ))
-            .await
-            .unwrap();
-        if page["total"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < drain_deadline, "{} callbacks stuck after the restart", page["total"]);
-    }
+    work_until_done(&api, campaign_id, &agents, true, Duration::from_secs(240)).await;
     let (_, page) =
         api.get(&format!("/callbacks?campaign_id={campaign_id}&state=COMPLETED&page_size=1")).await.unwrap();
     assert_eq!(page["total"].as_u64(), Some(listed.len() as u64), "every callback is COMPLETED");

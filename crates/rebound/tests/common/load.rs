@@ -192,3 +192,35 @@ pub fn start_load(
     tasks.push(tokio::spawn(async move { dialler_loop(&api, campaign_id, dialler_max, true).await }));
     tasks
 }
+
+/// Agents' desktops and a dialler (claims of 100) work until nothing of `campaign_id` is open
+/// (`SCHEDULED`, `QUEUED`, `ROUTING`, `PROCESSING`), each round until they find nothing to do;
+/// `ready_first` makes every agent ready at the start of each round (an offer that ran out made its
+/// agent not ready). Fails the test if callbacks are still open after `within`.
+pub async fn work_until_done(api: &Api, campaign_id: i64, agents: &[i64], ready_first: bool, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let mut work = Vec::new();
+        for &agent in agents {
+            if ready_first {
+                let ready = json!({"presence": "ready"});
+                api.ok(reqwest::Method::PUT, &format!("/agents/{agent}/presence"), Some(ready)).await;
+            }
+            let api = api.clone();
+            work.push(tokio::spawn(async move { agent_loop(&api, agent, false).await }));
+        }
+        let dialler = api.clone();
+        work.push(tokio::spawn(async move { dialler_loop(&dialler, campaign_id, 100, false).await }));
+        for w in work {
+            w.await.expect("a client task panicked");
+        }
+        let open = format!(
+            "/callbacks?campaign_id={campaign_id}&state=SCHEDULED&state=QUEUED&state=ROUTING&state=PROCESSING&page_size=1"
+        );
+        let (_, page) = api.get(&open).await.unwrap();
+        if page["total"] == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "callbacks stuck after the restart: {page}");
+    }
+}
